@@ -1,0 +1,208 @@
+//! Command-line interface: every command, flag and default, and nothing else.
+
+use crate::finding::FailOn;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// tollgate: a CI/CD gate. A pipeline ships only when its manifest, evidence, image signatures
+/// and the policies agree.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The gate: manifest + context + evidence + images + policies -> verdict (exit 0 pass,
+    /// 1 denied, 2 could not decide).
+    Check(Box<CheckArgs>),
+    /// Print the manifest's JSON Schema (for editors and validators).
+    Schema,
+}
+
+/// `tollgate check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The manifest.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "tollgate.yaml",
+        env = "TOLLGATE_MANIFEST"
+    )]
+    pub manifest: PathBuf,
+
+    /// A .rego file or a directory of them, added to the builtin library (repeatable).
+    #[arg(short, long = "policy", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+
+    /// Evaluate only --policy, without the builtin library.
+    #[arg(long)]
+    pub no_builtin_policies: bool,
+
+    /// A JSON or YAML data document merged at the data root, e.g. `tollgate: {config: ...}`
+    /// (repeatable).
+    #[arg(short, long, value_name = "PATH")]
+    pub data: Vec<PathBuf>,
+
+    /// JSON object whose keys override the detected pipeline context.
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+
+    /// The CI platform; auto detects it from the environment.
+    #[arg(long, value_enum, default_value_t = PlatformArg::Auto)]
+    pub platform: PlatformArg,
+
+    /// A report: FMT or FMT=PATH ('-' or no PATH = stdout; human goes to stderr unless a PATH is
+    /// given). Repeatable. The human report is always shown on stderr unless redirected.
+    #[arg(short, long = "output", value_name = "FMT[=PATH]", value_parser = parse_output)]
+    pub outputs: Vec<OutputSpec>,
+
+    /// The lowest severity that fails the gate.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Print the input document the policies would see, and exit 0.
+    #[arg(long)]
+    pub print_input: bool,
+
+    /// Time limit for evaluating the policies, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub policy_timeout: u64,
+
+    /// Colour in the human report.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// `--platform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlatformArg {
+    /// Detect from the environment.
+    Auto,
+    /// GitHub Actions.
+    Github,
+    /// GitLab CI.
+    Gitlab,
+    /// Spinnaker run-job.
+    Spinnaker,
+    /// A developer machine.
+    Local,
+}
+
+impl PlatformArg {
+    /// The platform to force, or `None` to detect it.
+    pub fn forced(self) -> Option<crate::context::Platform> {
+        use crate::context::Platform;
+        match self {
+            PlatformArg::Auto => None,
+            PlatformArg::Github => Some(Platform::Github),
+            PlatformArg::Gitlab => Some(Platform::Gitlab),
+            PlatformArg::Spinnaker => Some(Platform::Spinnaker),
+            PlatformArg::Local => Some(Platform::Local),
+        }
+    }
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Annotated diagnostics for people.
+    Human,
+    /// The stable JSON report.
+    Json,
+}
+
+impl Format {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Human => "human",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// One `--output`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// The format.
+    pub format: Format,
+    /// Where: `None` is the format's standard stream.
+    pub path: Option<PathBuf>,
+}
+
+fn parse_output(text: &str) -> Result<OutputSpec, String> {
+    let (name, path) = match text.split_once('=') {
+        Some((name, path)) => (name, Some(path)),
+        None => (text, None),
+    };
+    let format = Format::from_str(name, true).map_err(|_| {
+        let known: Vec<&str> = Format::value_variants().iter().map(|f| f.name()).collect();
+        format!("unknown format `{name}`; supported: {}", known.join(", "))
+    })?;
+    let path = match path {
+        None | Some("-") => None,
+        Some("") => {
+            return Err(format!(
+                "`{name}=` needs a path (or `-` for the standard stream)"
+            ));
+        }
+        Some(p) => Some(PathBuf::from(p)),
+    };
+    Ok(OutputSpec { format, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn outputs_parse() {
+        assert_eq!(
+            parse_output("json"),
+            Ok(OutputSpec {
+                format: Format::Json,
+                path: None
+            })
+        );
+        assert_eq!(
+            parse_output("json=out/r.json"),
+            Ok(OutputSpec {
+                format: Format::Json,
+                path: Some("out/r.json".into())
+            })
+        );
+        assert_eq!(
+            parse_output("human=-"),
+            Ok(OutputSpec {
+                format: Format::Human,
+                path: None
+            })
+        );
+        assert!(parse_output("yaml").is_err());
+        assert!(parse_output("json=").is_err());
+    }
+}

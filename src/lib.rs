@@ -1,0 +1,17 @@
+//! tollgate: a stateless CI/CD gate.
+//!
+//! Data flows one way: [`cli`] arguments → [`manifest`] + [`context`] + [`evidence`] →
+//! verification facts ([`verify`]) → one [`input`] document → [`policy`] evaluation →
+//! [`finding`]s → [`report`]ers → exit code. Only `main` prints or exits.
+
+pub mod app;
+pub mod cli;
+pub mod context;
+pub mod diagnostic;
+pub mod evidence;
+pub mod finding;
+pub mod input;
+pub mod manifest;
+pub mod policy;
+pub mod report;
+pub mod verify;

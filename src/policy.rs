@@ -1,0 +1,729 @@
+//! Policy loading and evaluation with regorus, and the conftest result conventions.
+//!
+//! The builtin library in `policies/` is compiled into the binary; `--policy` adds `.rego` files
+//! and directories, `--data` adds JSON/YAML documents. Rules named `deny`, `violation`, `deny_*`
+//! or `violation_*` are failures; `warn` and `warn_*` are warnings. A result is a string or an
+//! object `{msg, rule, path, severity, help, waivable}`. Everything that keeps a policy from giving
+//! a clear answer (no failure rules, parse or compile errors, undefined functions, evaluation
+//! errors, the time limit, results that do not follow the convention) is a [`PolicyError`]: the
+//! gate fails closed on it.
+
+use crate::finding::{Finding, Location, Severity};
+use crate::manifest::LoadedManifest;
+use crate::manifest::tree::Step;
+use serde_json::Value as Json;
+use std::collections::BTreeSet;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The builtin library, embedded at build time. Test files (`*_test.rego`) are not shipped.
+pub const BUILTIN_POLICIES: &[(&str, &str)] = &[
+    ("policies/lib.rego", include_str!("../policies/lib.rego")),
+    (
+        "policies/images.rego",
+        include_str!("../policies/images.rego"),
+    ),
+    ("policies/iam.rego", include_str!("../policies/iam.rego")),
+    (
+        "policies/resources.rego",
+        include_str!("../policies/resources.rego"),
+    ),
+    (
+        "policies/evidence.rego",
+        include_str!("../policies/evidence.rego"),
+    ),
+    (
+        "policies/signoffs.rego",
+        include_str!("../policies/signoffs.rego"),
+    ),
+    (
+        "policies/residency.rego",
+        include_str!("../policies/residency.rego"),
+    ),
+    ("policies/refs.rego", include_str!("../policies/refs.rego")),
+];
+
+/// Policy and data files larger than this are refused (they are text written by people).
+pub const MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Default wall-clock limit for evaluating all rules against one input.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct PolicyOptions {
+    /// Load the embedded library.
+    pub builtin: bool,
+    /// `--policy` files and directories.
+    pub policies: Vec<PathBuf>,
+    /// `--data` files.
+    pub data: Vec<PathBuf>,
+    /// Evaluation time limit.
+    pub timeout: Duration,
+}
+
+/// Whether a rule's results fail the gate or warn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RuleKind {
+    /// `deny`, `violation`, `deny_*`, `violation_*`.
+    Failure,
+    /// `warn`, `warn_*`.
+    Warning,
+}
+
+impl RuleKind {
+    /// Classifies a rule name by the conftest conventions.
+    pub fn of(name: &str) -> Option<RuleKind> {
+        let is = |prefix: &str| {
+            name == prefix
+                || name
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    .is_some_and(|rest| {
+                        !rest.is_empty()
+                            && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    })
+        };
+        if is("deny") || is("violation") {
+            Some(RuleKind::Failure)
+        } else if is("warn") {
+            Some(RuleKind::Warning)
+        } else {
+            None
+        }
+    }
+}
+
+/// A gate rule found in a loaded policy.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RuleRef {
+    /// `data.tollgate.images`.
+    pub package: String,
+    /// `deny`.
+    pub name: String,
+    /// Failure or warning.
+    pub kind: RuleKind,
+    /// The file that declares it.
+    pub file: String,
+}
+
+impl RuleRef {
+    /// `data.tollgate.images.deny`.
+    pub fn path(&self) -> String {
+        format!("{}.{}", self.package, self.name)
+    }
+}
+
+/// Why policies could not give an answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// A policy or data file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A policy does not parse or compile.
+    #[error("policy {file} does not compile:\n{message}")]
+    Compile {
+        /// The file.
+        file: String,
+        /// regorus's message, with line and column.
+        message: String,
+    },
+    /// A data file is malformed or conflicts with other data.
+    #[error("data {file} cannot be loaded: {message}")]
+    Data {
+        /// The file.
+        file: String,
+        /// Why.
+        message: String,
+    },
+    /// No `deny`/`violation` rule was loaded, so nothing could ever fail.
+    #[error(
+        "no failure rules loaded (deny, violation, deny_*, violation_*); {loaded} policy file(s) loaded"
+    )]
+    NoFailureRules {
+        /// How many policy files were loaded.
+        loaded: usize,
+    },
+    /// Evaluation failed (runtime error, undefined function, conflict).
+    #[error("evaluating {rule} failed:\n{message}")]
+    Eval {
+        /// `data.pkg.deny`.
+        rule: String,
+        /// regorus's message, with file, line and column.
+        message: String,
+    },
+    /// Evaluation took longer than the limit.
+    #[error("evaluating {rule} exceeded the {limit:?} time limit:\n{message}")]
+    Timeout {
+        /// `data.pkg.deny`.
+        rule: String,
+        /// The limit.
+        limit: Duration,
+        /// regorus's message.
+        message: String,
+    },
+    /// A result does not follow the string-or-object convention.
+    #[error("{rule} returned a result tollgate cannot interpret: {message}")]
+    BadResult {
+        /// `data.pkg.deny`.
+        rule: String,
+        /// What is wrong, with the offending value.
+        message: String,
+    },
+}
+
+impl PolicyError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicyError::Read { .. } => "policy::unreadable",
+            PolicyError::Compile { .. } => "policy::compile",
+            PolicyError::Data { .. } => "policy::data",
+            PolicyError::NoFailureRules { .. } => "policy::no-rules",
+            PolicyError::Eval { .. } => "policy::eval",
+            PolicyError::Timeout { .. } => "policy::timeout",
+            PolicyError::BadResult { .. } => "policy::bad-result",
+        }
+    }
+
+    /// How to fix it.
+    pub fn help(&self) -> String {
+        match self {
+            PolicyError::Read { .. } => "check the path given to --policy / --data".into(),
+            PolicyError::Compile { .. } => {
+                "fix the policy at the line shown; policies are Rego v1 (`deny contains msg if { ... }`)".into()
+            }
+            PolicyError::Data { .. } => {
+                "data files are JSON or YAML objects; two files may not set the same key to different values".into()
+            }
+            PolicyError::NoFailureRules { .. } => {
+                "load a policy with a `deny` or `violation` rule (--policy), or drop --no-builtin-policies".into()
+            }
+            PolicyError::Eval { message, .. } if is_undefined_function(message) => {
+                "the function is not a builtin tollgate supports and is not defined by any loaded policy".into()
+            }
+            PolicyError::Eval { .. } => "fix the policy at the line shown".into(),
+            PolicyError::Timeout { .. } => {
+                "simplify the policy, or raise the limit with --policy-timeout".into()
+            }
+            PolicyError::BadResult { .. } => {
+                "results must be strings or objects with a string `msg` (and optional rule, path, severity, help, waivable)".into()
+            }
+        }
+    }
+}
+
+fn is_undefined_function(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("unknown function")
+        || m.contains("undefined function")
+        || m.contains("could not find")
+}
+
+/// A loaded set of policies and data, ready to evaluate inputs.
+#[derive(Clone)]
+pub struct PolicySet {
+    engine: regorus::Engine,
+    rules: Vec<RuleRef>,
+    files: Vec<String>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicySet")
+            .field("rules", &self.rules)
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One member of a gate rule's result set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleResult {
+    /// The rule that produced it.
+    pub rule: RuleRef,
+    /// The member, as JSON.
+    pub value: Json,
+}
+
+impl PolicySet {
+    /// Loads the builtin library (unless disabled), the user's policies and data.
+    pub fn load(options: &PolicyOptions) -> Result<PolicySet, PolicyError> {
+        let mut engine = regorus::Engine::new();
+        // Rego v1 is the default; builtin errors must surface rather than make a rule undefined.
+        engine.set_rego_v0(false);
+        engine.set_strict_builtin_errors(true);
+        let mut set = PolicySet {
+            engine,
+            rules: Vec::new(),
+            files: Vec::new(),
+            timeout: options.timeout,
+        };
+        if options.builtin {
+            for (file, text) in BUILTIN_POLICIES {
+                set.add_policy(file, text)?;
+            }
+        }
+        for path in &options.policies {
+            for file in policy_files(path)? {
+                let text = read_limited(&file)?;
+                set.add_policy(&file.display().to_string(), &text)?;
+            }
+        }
+        for path in &options.data {
+            set.add_data_file(path)?;
+        }
+        if !set.rules.iter().any(|r| r.kind == RuleKind::Failure) {
+            return Err(PolicyError::NoFailureRules {
+                loaded: set.files.len(),
+            });
+        }
+        set.rules.sort();
+        set.rules
+            .dedup_by(|a, b| a.package == b.package && a.name == b.name);
+        Ok(set)
+    }
+
+    /// The gate rules found.
+    pub fn rules(&self) -> &[RuleRef] {
+        &self.rules
+    }
+
+    /// The policy files loaded, in load order.
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    fn add_policy(&mut self, file: &str, text: &str) -> Result<(), PolicyError> {
+        let package = self
+            .engine
+            .add_policy(file.to_owned(), text.to_owned())
+            .map_err(|e| PolicyError::Compile {
+                file: file.to_owned(),
+                message: e.to_string(),
+            })?;
+        for name in declared_gate_rules(text) {
+            if let Some(kind) = RuleKind::of(&name) {
+                self.rules.push(RuleRef {
+                    package: package.clone(),
+                    name,
+                    kind,
+                    file: file.to_owned(),
+                });
+            }
+        }
+        self.files.push(file.to_owned());
+        Ok(())
+    }
+
+    fn add_data_file(&mut self, path: &Path) -> Result<(), PolicyError> {
+        let file = path.display().to_string();
+        let text = read_limited(path)?;
+        let data_error = |message: String| PolicyError::Data {
+            file: file.clone(),
+            message,
+        };
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let json: Json = if is_json {
+            serde_json::from_str(&text).map_err(|e| data_error(e.to_string()))?
+        } else {
+            serde_saphyr::from_str(&text).map_err(|e| data_error(e.to_string()))?
+        };
+        if !json.is_object() {
+            return Err(data_error(format!(
+                "the document must be an object (it is merged at the data root), found {}",
+                json_kind(&json)
+            )));
+        }
+        let value = regorus::Value::from_json_str(&json.to_string())
+            .map_err(|e| data_error(e.to_string()))?;
+        self.engine
+            .add_data(value)
+            .map_err(|e| data_error(e.to_string()))
+    }
+
+    /// Evaluates every gate rule against one input document.
+    pub fn evaluate(&self, input: &Json) -> Result<Vec<RuleResult>, PolicyError> {
+        let mut engine = self.engine.clone();
+        let input_value =
+            regorus::Value::from_json_str(&input.to_string()).map_err(|e| PolicyError::Eval {
+                rule: "input".into(),
+                message: e.to_string(),
+            })?;
+        engine.set_input(input_value);
+        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            limit: self.timeout,
+            check_interval: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
+        });
+        let mut results = Vec::new();
+        for rule in &self.rules {
+            let value = engine.eval_rule(rule.path()).map_err(|e| {
+                let message = e.to_string();
+                if message.to_lowercase().contains("time limit")
+                    || message.to_lowercase().contains("timed out")
+                {
+                    PolicyError::Timeout {
+                        rule: rule.path(),
+                        limit: self.timeout,
+                        message,
+                    }
+                } else {
+                    PolicyError::Eval {
+                        rule: rule.path(),
+                        message,
+                    }
+                }
+            })?;
+            if value == regorus::Value::Undefined {
+                continue;
+            }
+            let json = serde_json::to_value(&value).map_err(|e| PolicyError::BadResult {
+                rule: rule.path(),
+                message: e.to_string(),
+            })?;
+            match json {
+                Json::Array(members) => {
+                    results.extend(members.into_iter().map(|value| RuleResult {
+                        rule: rule.clone(),
+                        value,
+                    }))
+                }
+                Json::Bool(false) | Json::Null => {}
+                other => results.push(RuleResult {
+                    rule: rule.clone(),
+                    value: other,
+                }),
+            }
+        }
+        Ok(results)
+    }
+}
+
+impl RuleResult {
+    /// Interprets the result by the conftest conventions, resolving `path` in the manifest.
+    pub fn to_finding(&self, manifest: &LoadedManifest) -> Result<Finding, PolicyError> {
+        let source = self.rule.path();
+        let bad = |message: String| PolicyError::BadResult {
+            rule: source.clone(),
+            message,
+        };
+        let default_severity = match self.rule.kind {
+            RuleKind::Failure => Severity::Error,
+            RuleKind::Warning => Severity::Warning,
+        };
+        let default_rule = format!(
+            "{}.{}",
+            self.rule
+                .package
+                .strip_prefix("data.")
+                .unwrap_or(&self.rule.package),
+            self.rule.name
+        );
+        let mut finding = Finding {
+            rule: default_rule,
+            severity: default_severity,
+            message: String::new(),
+            help: None,
+            waivable: true,
+            path: None,
+            location: None,
+            source: source.clone(),
+        };
+        match &self.value {
+            Json::String(msg) => finding.message = msg.clone(),
+            Json::Bool(true) => finding.message = format!("{source} is true"),
+            Json::Object(fields) => {
+                finding.message = match fields.get("msg").or_else(|| fields.get("message")) {
+                    Some(Json::String(m)) => m.clone(),
+                    _ => {
+                        return Err(bad(format!(
+                            "object without a string `msg`: {}",
+                            clip(&self.value)
+                        )));
+                    }
+                };
+                if let Some(rule) = fields.get("rule") {
+                    finding.rule = rule
+                        .as_str()
+                        .filter(|r| !r.is_empty())
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "`rule` must be a non-empty string, found {}",
+                                clip(rule)
+                            ))
+                        })?
+                        .to_owned();
+                }
+                if let Some(severity) = fields.get("severity") {
+                    finding.severity =
+                        severity.as_str().and_then(Severity::parse).ok_or_else(|| {
+                            bad(format!(
+                                "`severity` must be \"error\", \"warning\" or \"note\", found {}",
+                                clip(severity)
+                            ))
+                        })?;
+                }
+                if let Some(help) = fields.get("help") {
+                    finding.help = Some(
+                        help.as_str()
+                            .ok_or_else(|| {
+                                bad(format!("`help` must be a string, found {}", clip(help)))
+                            })?
+                            .to_owned(),
+                    );
+                }
+                if let Some(waivable) = fields.get("waivable") {
+                    finding.waivable = waivable.as_bool().ok_or_else(|| {
+                        bad(format!(
+                            "`waivable` must be a boolean, found {}",
+                            clip(waivable)
+                        ))
+                    })?;
+                }
+                if let Some(path) = fields.get("path").filter(|p| !p.is_null()) {
+                    let route = route_of(path).ok_or_else(|| {
+                        bad(format!(
+                            "`path` must be a list of keys and indices, found {}",
+                            clip(path)
+                        ))
+                    })?;
+                    let located = manifest.locate(&route);
+                    finding.path = Some(path.clone());
+                    finding.location = Some(Location {
+                        file: manifest.display.clone(),
+                        line: located.span.line,
+                        column: located.span.column,
+                        offset: located.span.offset,
+                        len: located.span.len,
+                        exact: located.exact,
+                    });
+                }
+            }
+            other => {
+                return Err(bad(format!(
+                    "expected a string or an object, found {}",
+                    clip(other)
+                )));
+            }
+        }
+        Ok(finding)
+    }
+}
+
+/// A `path` as a route: `["deploy", "iam_roles", 0]`, or the dotted string `deploy.iam_roles.0`.
+fn route_of(path: &Json) -> Option<Vec<Step>> {
+    match path {
+        Json::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Json::String(s) => Some(Step::Key(s.clone())),
+                Json::Number(n) => n.as_u64().map(|i| Step::Index(i as usize)),
+                _ => None,
+            })
+            .collect(),
+        Json::String(s) => Some(
+            s.split('.')
+                .filter(|seg| !seg.is_empty())
+                .map(|seg| match seg.parse::<usize>() {
+                    Ok(i) => Step::Index(i),
+                    Err(_) => Step::Key(seg.to_owned()),
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn clip(value: &Json) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(120).collect::<String>())
+    } else {
+        text
+    }
+}
+
+fn json_kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Names of rules declared at the start of a line: `deny contains msg if`, `warn_x[msg] {`, ...
+///
+/// regorus has no stable API to list rules, and a rule with no results must still count as
+/// "loaded" (a library whose rules are all quiet is not "zero rules"), so heads are read from the
+/// text. Names are then evaluated through the engine, which is the authority.
+pub fn declared_gate_rules(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        let name: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() || RuleKind::of(&name).is_none() {
+            continue;
+        }
+        let rest = line[name.len()..].trim_start();
+        let is_head = rest.is_empty()
+            || rest.starts_with(['[', '{', ':', '='])
+            || rest.starts_with("contains")
+            || rest.starts_with("if");
+        if is_head {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+/// The `.rego` files a `--policy` argument names. Directories are walked in sorted order;
+/// `*_test.rego` files are tests and are not gate policies.
+fn policy_files(path: &Path) -> Result<Vec<PathBuf>, PolicyError> {
+    let read_error = |p: &Path, e: std::io::Error| PolicyError::Read {
+        path: p.display().to_string(),
+        reason: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".into(),
+            _ => e.to_string(),
+        },
+    };
+    let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
+    if meta.is_file() {
+        let name = path.to_string_lossy();
+        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+            return Err(PolicyError::Read {
+                path: name.into_owned(),
+                reason: "compressed bundles are not supported by `check` yet; extract the bundle and pass its directory".into(),
+            });
+        }
+        if path.extension().is_none_or(|e| e != "rego") {
+            return Err(PolicyError::Read {
+                path: name.into_owned(),
+                reason: "not a .rego file (data goes in --data)".into(),
+            });
+        }
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| read_error(&dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| read_error(&dir, e))?;
+            let p = entry.path();
+            let file_type = entry.file_type().map_err(|e| read_error(&p, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if file_type.is_dir() {
+                stack.push(p);
+            } else if name.ends_with(".rego") && !name.ends_with("_test.rego") {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn read_limited(path: &Path) -> Result<String, PolicyError> {
+    let err = |reason: String| PolicyError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    if meta.len() > MAX_POLICY_FILE_BYTES {
+        return Err(err(format!(
+            "{} bytes is over the {MAX_POLICY_FILE_BYTES}-byte limit",
+            meta.len()
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| err(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_names_follow_conftest() {
+        assert_eq!(RuleKind::of("deny"), Some(RuleKind::Failure));
+        assert_eq!(RuleKind::of("violation_x"), Some(RuleKind::Failure));
+        assert_eq!(RuleKind::of("warn_a1"), Some(RuleKind::Warning));
+        assert_eq!(RuleKind::of("denylist"), None);
+        assert_eq!(RuleKind::of("deny_"), None);
+        assert_eq!(RuleKind::of("allow"), None);
+    }
+
+    #[test]
+    fn rule_heads_are_found() {
+        let text = "package x\ndeny contains msg if {\n}\nwarn_old[msg] {\n}\ndenylist := 1\n  deny := 2\ndeny_b := true\n";
+        let names: Vec<String> = declared_gate_rules(text).into_iter().collect();
+        assert_eq!(names, ["deny", "deny_b", "warn_old"]);
+    }
+
+    #[test]
+    fn every_shipped_policy_is_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("policies/")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".rego") && !n.ends_with("_test.rego"))
+            .map(|n| format!("policies/{n}"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = BUILTIN_POLICIES
+            .iter()
+            .map(|(f, _)| (*f).to_owned())
+            .collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded);
+    }
+
+    #[test]
+    fn builtin_library_loads_and_has_failure_rules() {
+        let set = PolicySet::load(&PolicyOptions {
+            builtin: true,
+            policies: vec![],
+            data: vec![],
+            timeout: DEFAULT_TIMEOUT,
+        })
+        .expect("builtin library compiles");
+        assert!(set.rules().iter().any(|r| r.kind == RuleKind::Failure));
+    }
+
+    #[test]
+    fn paths_become_routes() {
+        let r = route_of(&serde_json::json!(["deploy", "iam_roles", 1])).expect("route");
+        assert_eq!(
+            r,
+            vec![
+                Step::Key("deploy".into()),
+                Step::Key("iam_roles".into()),
+                Step::Index(1)
+            ]
+        );
+        assert_eq!(
+            route_of(&serde_json::json!("images.0.ref"))
+                .expect("route")
+                .len(),
+            3
+        );
+        assert!(route_of(&serde_json::json!([true])).is_none());
+    }
+}

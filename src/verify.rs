@@ -1,0 +1,81 @@
+//! The image-verification seam: what `check` knows about each image it ships.
+//!
+//! `check` asks an [`ImageVerifier`] for the facts of every manifest image and puts them, unjudged,
+//! into `input.images`; the policies decide. Until a key store is configured, [`NotConfigured`]
+//! reports every image as unverified with the reason, so `image-signature-missing` denies: an image
+//! nobody checked is never treated as signed.
+
+use crate::manifest::Image;
+use serde::Serialize;
+
+/// What verification established about one image (`input.images.<name>`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageFacts {
+    /// The reference as written in the manifest.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The digest the reference resolved to; `None` until resolved in the registry.
+    pub digest: Option<String>,
+    /// Verification ran to a conclusion (whatever it was).
+    pub verified: bool,
+    /// A valid signature by an image-signer key was found.
+    pub signed: bool,
+    /// Distinct key-store names with a valid signature.
+    pub signers: Vec<String>,
+    /// Valid, signed attestations.
+    pub attestations: Vec<AttestationFact>,
+    /// Why verification did not run or did not succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ImageFacts {
+    /// Facts for an image that could not be verified, with the reason.
+    pub fn unverified(image: &Image, reason: impl Into<String>) -> ImageFacts {
+        ImageFacts {
+            reference: image.reference.clone(),
+            digest: None,
+            verified: false,
+            signed: false,
+            signers: Vec::new(),
+            attestations: Vec::new(),
+            error: Some(reason.into()),
+        }
+    }
+}
+
+/// One valid attestation on an image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttestationFact {
+    /// The in-toto predicate type.
+    pub predicate_type: String,
+    /// The key-store name that signed it.
+    pub signer: String,
+    /// The decoded predicate.
+    pub predicate: serde_json::Value,
+}
+
+/// Establishes the facts about an image. Implementations never decide pass or fail.
+pub trait ImageVerifier {
+    /// Verifies one manifest image.
+    fn verify(&self, image: &Image) -> ImageFacts;
+}
+
+/// The verifier used when no key store or key is configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotConfigured;
+
+impl ImageVerifier for NotConfigured {
+    fn verify(&self, image: &Image) -> ImageFacts {
+        if !image.signed {
+            return ImageFacts::unverified(
+                image,
+                "not verified: the manifest sets `signed: false`",
+            );
+        }
+        ImageFacts::unverified(
+            image,
+            "not verified: no key store is configured, so no signature can be trusted",
+        )
+    }
+}
