@@ -272,13 +272,17 @@ impl PolicySet {
             }
         }
         for path in &options.policies {
-            for file in policy_files(path)? {
+            let found = policy_files(path)?;
+            for file in found.policies {
                 let text = read_limited(&file)?;
                 set.add_policy(&file.display().to_string(), &text)?;
             }
+            for (prefix, file) in found.data {
+                set.add_data_file(&file, &prefix)?;
+            }
         }
         for path in &options.data {
-            set.add_data_file(path)?;
+            set.add_data_file(path, &[])?;
         }
         if !set.rules.iter().any(|r| r.kind == RuleKind::Failure) {
             return Err(PolicyError::NoFailureRules {
@@ -323,7 +327,8 @@ impl PolicySet {
         Ok(())
     }
 
-    fn add_data_file(&mut self, path: &Path) -> Result<(), PolicyError> {
+    /// Loads a JSON/YAML object and merges it at `prefix` under the data root.
+    fn add_data_file(&mut self, path: &Path, prefix: &[String]) -> Result<(), PolicyError> {
         let file = path.display().to_string();
         let text = read_limited(path)?;
         let data_error = |message: String| PolicyError::Data {
@@ -344,6 +349,10 @@ impl PolicySet {
                 json_kind(&json)
             )));
         }
+        let json = prefix
+            .iter()
+            .rev()
+            .fold(json, |inner, key| serde_json::json!({ key: inner }));
         let value = regorus::Value::from_json_str(&json.to_string())
             .map_err(|e| data_error(e.to_string()))?;
         self.engine
@@ -590,9 +599,19 @@ pub fn declared_gate_rules(text: &str) -> BTreeSet<String> {
     names
 }
 
-/// The `.rego` files a `--policy` argument names. Directories are walked in sorted order;
-/// `*_test.rego` files are tests and are not gate policies.
-fn policy_files(path: &Path) -> Result<Vec<PathBuf>, PolicyError> {
+/// What a `--policy` argument contributes.
+#[derive(Debug, Default)]
+struct PolicyFiles {
+    /// `.rego` files, sorted.
+    policies: Vec<PathBuf>,
+    /// Bundle data files (`data.json`, `data.yaml`) with the data path of their folder.
+    data: Vec<(Vec<String>, PathBuf)>,
+}
+
+/// The files a `--policy` argument names. Directories are walked in sorted order as OPA bundle
+/// directories: `.rego` files are policies (`*_test.rego` files are tests, not gate policies),
+/// and `data.json`/`data.yaml` in folder `a/b/` is merged at `data.a.b`.
+fn policy_files(path: &Path) -> Result<PolicyFiles, PolicyError> {
     let read_error = |p: &Path, e: std::io::Error| PolicyError::Read {
         path: p.display().to_string(),
         reason: match e.kind() {
@@ -615,9 +634,12 @@ fn policy_files(path: &Path) -> Result<Vec<PathBuf>, PolicyError> {
                 reason: "not a .rego file (data goes in --data)".into(),
             });
         }
-        return Ok(vec![path.to_path_buf()]);
+        return Ok(PolicyFiles {
+            policies: vec![path.to_path_buf()],
+            data: Vec::new(),
+        });
     }
-    let mut found = Vec::new();
+    let mut found = PolicyFiles::default();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir).map_err(|e| read_error(&dir, e))?;
@@ -632,11 +654,20 @@ fn policy_files(path: &Path) -> Result<Vec<PathBuf>, PolicyError> {
             if file_type.is_dir() {
                 stack.push(p);
             } else if name.ends_with(".rego") && !name.ends_with("_test.rego") {
-                found.push(p);
+                found.policies.push(p);
+            } else if matches!(name.as_str(), "data.json" | "data.yaml" | "data.yml") {
+                let prefix = dir
+                    .strip_prefix(path)
+                    .unwrap_or(Path::new(""))
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                found.data.push((prefix, p));
             }
         }
     }
-    found.sort();
+    found.policies.sort();
+    found.data.sort();
     Ok(found)
 }
 
