@@ -22,6 +22,19 @@ pub enum Command {
     Check(Box<CheckArgs>),
     /// Print the manifest's JSON Schema (for editors and validators).
     Schema,
+    /// Write a starter tollgate.yaml.
+    Init(InitArgs),
+}
+
+/// `tollgate init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the manifest.
+    #[arg(short, long, value_name = "FILE", default_value = "tollgate.yaml")]
+    pub manifest: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `tollgate check`.

@@ -10,6 +10,7 @@ pub mod context;
 pub mod diagnostic;
 pub mod evidence;
 pub mod finding;
+pub mod init;
 pub mod input;
 pub mod manifest;
 pub mod policy;

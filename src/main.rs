@@ -23,6 +23,20 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Schema => write_or_fail(None, tollgate::manifest::schema::MANIFEST_SCHEMA),
+        Command::Init(args) => match tollgate::init::write_starter(&args.manifest, args.force) {
+            Ok(()) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "wrote {}; edit it, then run `tollgate check`",
+                    args.manifest.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "error[init]: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

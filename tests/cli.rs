@@ -362,3 +362,26 @@ fn a_policy_directory_is_read_as_a_bundle_with_nested_data() {
         "points at the replicas value"
     );
 }
+
+#[test]
+fn init_writes_a_manifest_that_check_accepts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    tollgate()
+        .current_dir(dir.path())
+        .arg("init")
+        .assert()
+        .code(0);
+    tollgate()
+        .current_dir(dir.path())
+        .arg("init")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--force"));
+    // The starter names reports that do not exist yet: the gate must say so, not pass.
+    tollgate()
+        .current_dir(dir.path())
+        .args(["check", "--platform", "local"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("test-report-missing"));
+}
