@@ -15,7 +15,14 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_npm
 ensure_venv
-command -v rsync >/dev/null || fail "gitlab-ci-local needs rsync (apt-get install -y rsync)"
+if ! command -v rsync >/dev/null; then   # gitlab-ci-local copies the repo with rsync
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing rsync (apt)"
+    apt-get update -qq && apt-get install -y -qq rsync >/dev/null
+  else
+    fail "gitlab-ci-local needs rsync (apt-get install -y rsync)"
+  fi
+fi
 integration_bin "$(tollgate_bin)"
 bin="$BIN"
 gcl=("$NODE22" "$NPM_DIR/node_modules/gitlab-ci-local/dist/index.js")
