@@ -287,19 +287,19 @@ pub struct SarifSummary {
 #[non_exhaustive]
 pub enum EvidenceError {
     /// The file does not exist.
-    #[error("not found (resolved to {})", resolved.display())]
+    #[error("not found (looked for {})", resolved.display())]
     NotFound {
         /// The absolute path that was looked at.
         resolved: PathBuf,
     },
     /// The path exists but is a directory or another non-file.
-    #[error("not a file (resolved to {})", resolved.display())]
+    #[error("not a file (looked at {})", resolved.display())]
     NotAFile {
         /// The absolute path that was looked at.
         resolved: PathBuf,
     },
     /// The file could not be read.
-    #[error("could not be read (resolved to {}): {source}", resolved.display())]
+    #[error("could not be read ({}): {source}", resolved.display())]
     Unreadable {
         /// The absolute path that was looked at.
         resolved: PathBuf,
@@ -463,8 +463,10 @@ pub fn read_sarif(path: &Path, report: &str) -> ScanEvidence {
 
 /// Reads a report as UTF-8 text, refusing anything larger than [`MAX_REPORT_BYTES`].
 fn read_report(path: &Path) -> Result<String, EvidenceError> {
-    // Error messages show an absolute path so "not found" is unambiguous in CI logs.
-    let resolved = || std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    // Messages show the path as resolved against the manifest's folder, relative to the working
+    // directory when the manifest was given relatively: unambiguous in a CI log, and the same on
+    // every machine (an absolute path would differ between checkouts).
+    let resolved = || path.to_path_buf();
     let io_error = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::NotFound => EvidenceError::NotFound {
             resolved: resolved(),
@@ -1318,7 +1320,7 @@ mod tests {
         assert_eq!(
             ev.tests["e2e"].error.as_deref().unwrap(),
             format!(
-                "reports/e2e.xml: not found (resolved to {})",
+                "reports/e2e.xml: not found (looked for {})",
                 missing.display()
             )
         );
@@ -1327,13 +1329,11 @@ mod tests {
     }
 
     #[test]
-    fn relative_base_dir_still_reports_an_absolute_path() {
+    fn relative_paths_stay_relative_to_the_working_directory() {
         let e = read_junit(Path::new("no/such/dir/unit.xml"), "unit.xml");
-        let msg = error_of(&e);
-        let cwd = std::env::current_dir().unwrap();
-        assert!(
-            msg.contains(&cwd.join("no/such/dir/unit.xml").display().to_string()),
-            "{msg}"
+        assert_eq!(
+            error_of(&e),
+            "unit.xml: not found (looked for no/such/dir/unit.xml)"
         );
     }
 
@@ -1359,7 +1359,7 @@ mod tests {
     fn directory_and_non_utf8_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let e = read_junit(dir.path(), "reports");
-        assert!(error_of(&e).starts_with("reports: not a file (resolved to "));
+        assert!(error_of(&e).starts_with("reports: not a file (looked at "));
         let path = dir.path().join("latin1.xml");
         std::fs::write(&path, b"<testsuite name='caf\xe9'/>").unwrap();
         let e = read_junit(&path, "latin1.xml");
