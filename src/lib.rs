@@ -14,4 +14,5 @@ pub mod input;
 pub mod manifest;
 pub mod policy;
 pub mod report;
+pub mod rules;
 pub mod verify;
