@@ -44,6 +44,19 @@ fn security_severity(severity: Severity) -> &'static str {
     }
 }
 
+/// `image-not-pinned` → `ImageNotPinned` (SARIF's `reportingDescriptor.name`).
+fn pascal_case(id: &str) -> String {
+    id.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
 fn builtin_descriptor(rule: &RuleInfo) -> Value {
     let mut properties = json!({"tags": rule.tags, "precision": "very-high"});
     if rule.is_security() {
@@ -51,12 +64,14 @@ fn builtin_descriptor(rule: &RuleInfo) -> Value {
     }
     json!({
         "id": rule.id,
+        "name": pascal_case(rule.id),
         "shortDescription": {"text": rule.short},
         "fullDescription": {"text": rule.full},
         "help": {
             "text": rule.help,
             "markdown": format!("**{}**\n\n{}\n\n{}", rule.id, rule.full, rule.help),
         },
+        "helpUri": format!("{INFORMATION_URI}#rule-catalogue"),
         "defaultConfiguration": {"level": level(rule.severity)},
         "properties": properties,
     })
