@@ -30,8 +30,10 @@ if [ "${#files[@]}" -eq 0 ]; then
     [ -d "$dir" ] || continue
     args=()
     [ -f "$dir/case.json" ] && mapfile -t args < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1])).get("args", [])))' "$dir/case.json" | sed '/^$/d')
+    rm -f "$out/$scenario.sarif"
     (cd "$dir" && env -i PATH="$PATH" NO_COLOR=1 "$tollgate" check --platform local \
       --context ../_shared/context.json "${args[@]}" -o "sarif=$out/$scenario.sarif" 2>/dev/null) || true
+    [ -s "$out/$scenario.sarif" ] || { echo "$scenario: tollgate wrote no SARIF" >&2; exit 1; }
     files+=("$out/$scenario.sarif")
   done
 fi
