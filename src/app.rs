@@ -4,11 +4,13 @@
 use crate::cli::CheckArgs;
 use crate::context::{self, Environment};
 use crate::evidence::{self, Requirement};
-use crate::finding::{Location, Report, RunError};
+use crate::finding::{
+    ImageSummary, Location, Report, RunError, ScanSummary, SummaryFacts, TestSummary,
+};
 use crate::input::InputDocument;
 use crate::manifest::{self, LoadedManifest, ManifestError};
 use crate::policy::{PolicyError, PolicyOptions, PolicySet};
-use crate::verify::{ImageVerifier, NotConfigured};
+use crate::verify::{ImageFacts, ImageVerifier, NotConfigured};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -28,18 +30,26 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
         Ok(m) => m,
         Err(e) => return CheckOutcome::Report(Box::new(manifest_failure(args, &e))),
     };
-    let fail = |errors: Vec<RunError>| {
-        CheckOutcome::Report(Box::new(Report::of_errors(
-            Some(manifest.display.clone()),
-            Some(manifest.source.clone()),
-            errors,
-            Vec::new(),
-            fail_on,
-        )))
+    let mut summary = SummaryFacts {
+        manifest_name: manifest.manifest.metadata.name.clone(),
+        builtin_policies: !args.no_builtin_policies,
+        ..SummaryFacts::default()
+    };
+    let fail = |errors: Vec<RunError>, summary: &SummaryFacts| {
+        CheckOutcome::Report(Box::new(
+            Report::of_errors(
+                Some(manifest.display.clone()),
+                Some(manifest.source.clone()),
+                errors,
+                Vec::new(),
+                fail_on,
+            )
+            .with_summary(summary.clone()),
+        ))
     };
     let context = match pipeline_context(args, env) {
         Ok(c) => c,
-        Err(e) => return fail(vec![*e]),
+        Err(e) => return fail(vec![*e], &summary),
     };
     let evidence = gather_evidence(&manifest);
     let verifier = NotConfigured;
@@ -49,16 +59,20 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
         .iter()
         .map(|image| (image.name.clone(), verifier.verify(image)))
         .collect();
+    fill_summary(&mut summary, &manifest, &evidence, &images);
     let input = InputDocument::new(&manifest, context, evidence, images, now);
     let input_json = match serde_json::to_value(&input) {
         Ok(j) => j,
         Err(e) => {
-            return fail(vec![RunError {
-                code: "internal".into(),
-                message: format!("cannot serialise the input document: {e}"),
-                location: None,
-                help: Some("this is a bug in tollgate; please report it".into()),
-            }]);
+            return fail(
+                vec![RunError {
+                    code: "internal".into(),
+                    message: format!("cannot serialise the input document: {e}"),
+                    location: None,
+                    help: Some("this is a bug in tollgate; please report it".into()),
+                }],
+                &summary,
+            );
         }
     };
     if args.print_input {
@@ -73,25 +87,93 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
         timeout: Duration::from_secs(args.policy_timeout),
     }) {
         Ok(p) => p,
-        Err(e) => return fail(vec![policy_failure(&e)]),
+        Err(e) => return fail(vec![policy_failure(&e)], &summary),
     };
     let results = match policies.evaluate(&input_json) {
         Ok(r) => r,
-        Err(e) => return fail(vec![policy_failure(&e)]),
+        Err(e) => return fail(vec![policy_failure(&e)], &summary),
     };
     let mut findings = Vec::with_capacity(results.len());
     for result in &results {
         match result.to_finding(&manifest) {
             Ok(f) => findings.push(f),
-            Err(e) => return fail(vec![policy_failure(&e)]),
+            Err(e) => return fail(vec![policy_failure(&e)], &summary),
         }
     }
-    CheckOutcome::Report(Box::new(Report::of_findings(
-        manifest.display.clone(),
-        manifest.source.clone(),
-        findings,
-        fail_on,
-    )))
+    CheckOutcome::Report(Box::new(
+        Report::of_findings(
+            manifest.display.clone(),
+            manifest.source.clone(),
+            findings,
+            fail_on,
+        )
+        .with_summary(summary),
+    ))
+}
+
+/// Copies what reports show about images and evidence into the summary facts.
+fn fill_summary(
+    summary: &mut SummaryFacts,
+    manifest: &LoadedManifest,
+    evidence: &evidence::Evidence,
+    images: &BTreeMap<String, ImageFacts>,
+) {
+    let m = &manifest.manifest;
+    summary.images = m
+        .images
+        .iter()
+        .map(|image| {
+            let facts = images.get(&image.name);
+            ImageSummary {
+                name: image.name.clone(),
+                reference: image.reference.clone(),
+                digest: facts.and_then(|f| f.digest.clone()),
+                signed: facts.is_some_and(|f| f.signed),
+                signers: facts.map(|f| f.signers.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    summary.tests = m
+        .requirements
+        .tests
+        .iter()
+        .map(|t| {
+            let e = evidence.tests.get(&t.name);
+            TestSummary {
+                name: t.name.clone(),
+                report: t.report.clone(),
+                found: e.is_some_and(|e| e.found),
+                total: e.map_or(0, |e| e.total),
+                passed: e.map_or(0, |e| e.passed),
+                failed: e.map_or(0, |e| e.failed + e.errors),
+                skipped: e.map_or(0, |e| e.skipped),
+            }
+        })
+        .collect();
+    summary.scans = m
+        .requirements
+        .scans
+        .iter()
+        .map(|s| {
+            let e = evidence.scans.get(&s.name);
+            let counts = e.map(|e| e.counts).unwrap_or_default();
+            ScanSummary {
+                name: s.name.clone(),
+                report: s.report.clone(),
+                found: e.is_some_and(|e| e.found),
+                critical: counts.critical,
+                high: counts.high,
+                medium: counts.medium,
+                low: counts.low,
+            }
+        })
+        .collect();
+    summary.signoffs = m
+        .requirements
+        .signoffs
+        .iter()
+        .map(|s| s.role.clone())
+        .collect();
 }
 
 fn manifest_failure(args: &CheckArgs, error: &ManifestError) -> Report {

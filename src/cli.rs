@@ -140,6 +140,18 @@ pub enum Format {
     Human,
     /// The stable JSON report.
     Json,
+    /// SARIF 2.1.0 for GitHub code scanning.
+    Sarif,
+    /// GitHub Actions annotations (plus step summary and outputs on a runner).
+    Github,
+    /// GitLab Code Quality JSON.
+    Gitlab,
+    /// JUnit XML (GitLab, Jenkins).
+    Junit,
+    /// Spinnaker `SPINNAKER_PROPERTY_*` and `SPINNAKER_CONFIG_JSON` lines.
+    Spinnaker,
+    /// A Markdown summary for any CI.
+    Markdown,
 }
 
 impl Format {
@@ -148,6 +160,12 @@ impl Format {
         match self {
             Format::Human => "human",
             Format::Json => "json",
+            Format::Sarif => "sarif",
+            Format::Github => "github",
+            Format::Gitlab => "gitlab",
+            Format::Junit => "junit",
+            Format::Spinnaker => "spinnaker",
+            Format::Markdown => "markdown",
         }
     }
 }

@@ -186,9 +186,88 @@ pub struct Report {
     pub diagnostics: Vec<crate::diagnostic::SourceDiagnostic>,
     /// `--fail-on`.
     pub fail_on: FailOn,
+    /// Facts about the run for summaries (images, evidence); `None` when the manifest did not load.
+    pub summary: Option<SummaryFacts>,
+}
+
+/// What a run looked at, for report summaries (never used to decide anything).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SummaryFacts {
+    /// `metadata.name` of the manifest.
+    pub manifest_name: String,
+    /// Whether the builtin library was evaluated (false with `--no-builtin-policies`).
+    pub builtin_policies: bool,
+    /// Shipped images in manifest order, with what verification found.
+    pub images: Vec<ImageSummary>,
+    /// Required test reports in manifest order.
+    pub tests: Vec<TestSummary>,
+    /// Required scan reports in manifest order.
+    pub scans: Vec<ScanSummary>,
+    /// Required sign-off roles in manifest order.
+    pub signoffs: Vec<String>,
+}
+
+/// One shipped image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageSummary {
+    /// The manifest name.
+    pub name: String,
+    /// The reference as written.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The resolved digest, when known.
+    pub digest: Option<String>,
+    /// A valid signature by an image-signer key was found.
+    pub signed: bool,
+    /// Key names with a valid signature.
+    pub signers: Vec<String>,
+}
+
+/// One required test report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestSummary {
+    /// The manifest name.
+    pub name: String,
+    /// The report path as written.
+    pub report: String,
+    /// The report was read.
+    pub found: bool,
+    /// Test cases.
+    pub total: u64,
+    /// Passed.
+    pub passed: u64,
+    /// Failed or errored.
+    pub failed: u64,
+    /// Skipped.
+    pub skipped: u64,
+}
+
+/// One required scan report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanSummary {
+    /// The manifest name.
+    pub name: String,
+    /// The report path as written.
+    pub report: String,
+    /// The report was read.
+    pub found: bool,
+    /// Critical findings.
+    pub critical: u64,
+    /// High findings.
+    pub high: u64,
+    /// Medium findings.
+    pub medium: u64,
+    /// Low findings.
+    pub low: u64,
 }
 
 impl Report {
+    /// Attaches summary facts.
+    pub fn with_summary(mut self, summary: SummaryFacts) -> Report {
+        self.summary = Some(summary);
+        self
+    }
+
     /// A report of findings.
     pub fn of_findings(
         manifest_file: String,
@@ -214,6 +293,7 @@ impl Report {
             errors: Vec::new(),
             diagnostics: Vec::new(),
             fail_on,
+            summary: None,
         }
     }
 
@@ -232,6 +312,7 @@ impl Report {
             errors,
             diagnostics,
             fail_on,
+            summary: None,
         }
     }
 

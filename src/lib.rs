@@ -16,4 +16,5 @@ pub mod input;
 pub mod manifest;
 pub mod policy;
 pub mod report;
+pub mod rules;
 pub mod verify;

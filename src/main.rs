@@ -6,10 +6,10 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use tollgate::app::{self, CheckOutcome};
-use tollgate::cli::{CheckArgs, Cli, ColorChoice, Command, Format};
+use tollgate::cli::{CheckArgs, Cli, ColorChoice, Command};
 use tollgate::context::Environment;
 use tollgate::finding::Verdict;
-use tollgate::report::{self, Style};
+use tollgate::report::{self, Destination, Options, Style};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -43,42 +43,38 @@ fn main() -> ExitCode {
 fn run_check(args: &CheckArgs) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let env = Environment::from_process_for(&cwd, args.platform.forced());
-    let outcome = app::check(args, &env, jiff::Timestamp::now());
+    let now = jiff::Timestamp::now();
+    let outcome = app::check(args, &env, now);
     let report = match outcome {
         CheckOutcome::Input(text) => return write_or_fail(None, &text),
         CheckOutcome::Report(report) => report,
     };
-    let style = Style {
-        color: use_color(args.color, &env),
-        width: 100,
+    let options = Options {
+        style: Style {
+            color: use_color(args.color, &env),
+            width: 100,
+        },
+        unix_time: now.as_second(),
+        delimiter_token: uuid::Uuid::new_v4().to_string(),
     };
     let mut code = report.verdict().exit_code();
-    let human_redirected = args.outputs.iter().any(|o| o.format == Format::Human);
-    if !human_redirected {
-        let text = report::render(Format::Human, &report, style);
-        let _ = std::io::stderr().write_all(text.as_bytes());
-    }
-    for output in &args.outputs {
-        let style = if output.path.is_some() {
-            Style::default()
-        } else {
-            style
-        };
-        let text = report::render(output.format, &report, style);
-        let written = match (&output.path, output.format) {
-            (None, Format::Human) => std::io::stderr().write_all(text.as_bytes()),
-            (None, _) => std::io::stdout().write_all(text.as_bytes()),
-            (Some(path), _) => write_file(path, &text),
+    for emission in report::plan(&report, &args.outputs, &env, &options) {
+        let written = match &emission.destination {
+            Destination::Stdout => std::io::stdout().write_all(emission.text.as_bytes()),
+            Destination::Stderr => std::io::stderr().write_all(emission.text.as_bytes()),
+            Destination::File(path) => write_file(path, &emission.text),
+            Destination::Append(path) => append_file(path, &emission.text),
         };
         if let Err(e) = written {
-            let target = output
-                .path
-                .as_ref()
-                .map_or("standard output".to_owned(), |p| p.display().to_string());
+            let target = match &emission.destination {
+                Destination::File(p) | Destination::Append(p) => p.display().to_string(),
+                Destination::Stdout => "standard output".to_owned(),
+                Destination::Stderr => "standard error".to_owned(),
+            };
             let _ = writeln!(
                 std::io::stderr(),
                 "error[report::write]: cannot write the {} report to {target}: {e}",
-                output.format.name()
+                emission.what
             );
             // A report the pipeline relies on is missing: the outcome is not trustworthy.
             code = Verdict::Error.exit_code();
@@ -102,6 +98,14 @@ fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(path, text)
+}
+
+fn append_file(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 fn write_or_fail(path: Option<&Path>, text: &str) -> ExitCode {

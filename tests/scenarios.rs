@@ -148,4 +148,5 @@ scenarios!(
     user_policy_path,
     manifest_not_found,
     bad_context_override,
+    github_escaping,
 );
