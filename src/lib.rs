@@ -7,11 +7,14 @@
 pub mod app;
 pub mod cli;
 pub mod context;
+pub mod cosign;
 pub mod diagnostic;
 pub mod evidence;
 pub mod finding;
 pub mod input;
+pub mod keystore;
 pub mod manifest;
 pub mod policy;
+pub mod registry;
 pub mod report;
 pub mod verify;
