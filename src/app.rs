@@ -2,16 +2,21 @@
 //! policies -> findings -> [`Report`]. Nothing here prints; `main` writes the reports.
 
 use crate::cli::CheckArgs;
+use crate::cli::VerifyArgs;
 use crate::context::{self, Environment};
+use crate::cosign::{CosignVerifier, Outcome};
 use crate::evidence::{self, Requirement};
 use crate::finding::{
     ImageSummary, Location, Report, RunError, ScanSummary, SummaryFacts, TestSummary,
 };
 use crate::input::InputDocument;
+use crate::keystore::{DEFAULT_KEYSTORE, KeyStore, KeyStoreError};
 use crate::manifest::{self, LoadedManifest, ManifestError};
 use crate::policy::{PolicyError, PolicyOptions, PolicySet};
+use crate::registry::RegistryOptions;
 use crate::verify::{ImageFacts, ImageVerifier, NotConfigured};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What `check` produced.
@@ -52,7 +57,45 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
         Err(e) => return fail(vec![*e], &summary),
     };
     let evidence = gather_evidence(&manifest);
-    let verifier = NotConfigured;
+    let store = match trusted_keys(args.keystore.as_deref(), &args.keys, env) {
+        Ok(s) => s,
+        Err(e) => {
+            return CheckOutcome::Report(Box::new(Report::of_errors(
+                Some(manifest.display.clone()),
+                Some(manifest.source.clone()),
+                keystore_errors(&e),
+                e.diagnostics(),
+                fail_on,
+            )));
+        }
+    };
+    let options = RegistryOptions {
+        allow_http: args.allow_http_registry,
+        ..RegistryOptions::default()
+    };
+    let cosign = match store
+        .map(|s| CosignVerifier::new(&s, options, env))
+        .transpose()
+    {
+        Ok(v) => v,
+        Err(e) => {
+            return fail(
+                vec![RunError {
+                    code: "internal".into(),
+                    message: format!("cannot start the verification runtime: {e}"),
+                    location: None,
+                    help: Some(
+                        "this is a bug in tollgate or a resource limit; please report it".into(),
+                    ),
+                }],
+                &summary,
+            );
+        }
+    };
+    let verifier: &dyn ImageVerifier = match &cosign {
+        Some(v) => v,
+        None => &NotConfigured,
+    };
     let images: BTreeMap<String, _> = manifest
         .manifest
         .images
@@ -60,6 +103,32 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
         .map(|image| (image.name.clone(), verifier.verify(image)))
         .collect();
     fill_summary(&mut summary, &manifest, &evidence, &images);
+    // A registry failure is "could not decide", never "unsigned": fail closed with the cause.
+    if cosign.is_some() {
+        let unverifiable: Vec<RunError> = manifest
+            .manifest
+            .images
+            .iter()
+            .filter(|image| image.signed)
+            .filter_map(|image| {
+                let facts = images.get(&image.name)?;
+                (!facts.verified).then(|| RunError {
+                    code: "image::unverifiable".into(),
+                    message: format!(
+                        "cannot verify image '{}' ({}): {}",
+                        image.name,
+                        image.reference,
+                        facts.error.as_deref().unwrap_or("unknown failure")
+                    ),
+                    location: None,
+                    help: Some("check that the registry is reachable and the credentials are right (docker login, DOCKER_CONFIG, TOLLGATE_REGISTRY_USERNAME/_PASSWORD/_TOKEN); plain-HTTP registries need --allow-http-registry".into()),
+                })
+            })
+            .collect();
+        if !unverifiable.is_empty() {
+            return fail(unverifiable, &summary);
+        }
+    }
     let input = InputDocument::new(&manifest, context, evidence, images, now);
     let input_json = match serde_json::to_value(&input) {
         Ok(j) => j,
@@ -299,4 +368,108 @@ fn gather_evidence(manifest: &LoadedManifest) -> evidence::Evidence {
         })
         .collect();
     evidence::gather(&manifest.base_dir(), &tests, &scans)
+}
+
+/// The trusted keys: `--keystore` (or `./tollgate-keystore.yaml` when present) plus every
+/// `--key`. `None` when nothing is configured, so images stay unverified.
+pub fn trusted_keys(
+    keystore: Option<&Path>,
+    keys: &[String],
+    env: &Environment,
+) -> Result<Option<KeyStore>, KeyStoreError> {
+    let default = PathBuf::from(DEFAULT_KEYSTORE);
+    let path = match keystore {
+        Some(p) => Some(p.to_path_buf()),
+        None if default.is_file() => Some(default),
+        None => None,
+    };
+    if path.is_none() && keys.is_empty() {
+        return Ok(None);
+    }
+    let mut store = match &path {
+        Some(p) => KeyStore::load(p, env)?,
+        None => KeyStore::default(),
+    };
+    for key in keys {
+        store.add(KeyStore::key_entry(key, env)?, key)?;
+    }
+    Ok(Some(store))
+}
+
+/// Key-store problems as run errors, each at its line and column.
+pub fn keystore_errors(error: &KeyStoreError) -> Vec<RunError> {
+    match error {
+        KeyStoreError::Invalid { path, problems, .. } => problems
+            .iter()
+            .map(|p| RunError {
+                code: p.code.into(),
+                message: format!("{path}: {}", p.message),
+                location: Some(Location {
+                    file: path.clone(),
+                    line: p.span.line,
+                    column: p.span.column,
+                    offset: p.span.offset,
+                    len: p.span.len,
+                    exact: true,
+                }),
+                help: p.help.clone(),
+            })
+            .collect(),
+        other => other
+            .diagnostics()
+            .into_iter()
+            .map(|d| RunError {
+                code: d.code,
+                message: d.message,
+                location: None,
+                help: d.help,
+            })
+            .collect(),
+    }
+}
+
+/// One image's result in `tollgate verify`.
+#[derive(Debug)]
+pub struct VerifyResult {
+    /// The reference as given.
+    pub reference: String,
+    /// What verification found.
+    pub outcome: Outcome,
+}
+
+/// `tollgate verify`: why it could not even start.
+#[derive(Debug)]
+pub enum VerifySetupError {
+    /// No key was given and no key store found.
+    NoKeys,
+    /// The key store or a key is unusable.
+    Keys(KeyStoreError),
+    /// The runtime could not start.
+    Runtime(std::io::Error),
+}
+
+/// Verifies every image of `tollgate verify`, in order, stopping at nothing: every image gets
+/// its own classified outcome.
+pub fn verify(
+    args: &VerifyArgs,
+    env: &Environment,
+) -> Result<(Vec<VerifyResult>, usize), VerifySetupError> {
+    let store = trusted_keys(args.keystore.as_deref(), &args.keys, env)
+        .map_err(VerifySetupError::Keys)?
+        .filter(|s| !s.image_signer_keys().is_empty())
+        .ok_or(VerifySetupError::NoKeys)?;
+    let options = RegistryOptions {
+        allow_http: args.allow_http_registry,
+        ..RegistryOptions::default()
+    };
+    let verifier = CosignVerifier::new(&store, options, env).map_err(VerifySetupError::Runtime)?;
+    let results = args
+        .images
+        .iter()
+        .map(|reference| VerifyResult {
+            reference: reference.clone(),
+            outcome: verifier.verify_reference(reference, &args.annotations),
+        })
+        .collect();
+    Ok((results, verifier.operations()))
 }

@@ -20,6 +20,10 @@ pub enum Command {
     /// The gate: manifest + context + evidence + images + policies -> verdict (exit 0 pass,
     /// 1 denied, 2 could not decide).
     Check(Box<CheckArgs>),
+    /// Verify cosign signatures of images against trusted keys, like `cosign verify --key`
+    /// (exit 0 verified, 10 no signatures, 11 image not found, 12 no matching signature,
+    /// 1 other error).
+    Verify(Box<VerifyArgs>),
     /// Print the manifest's JSON Schema (for editors and validators).
     Schema,
     /// Write a starter tollgate.yaml.
@@ -91,6 +95,64 @@ pub struct CheckArgs {
     /// Colour in the human report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// The key store (default ./tollgate-keystore.yaml when present).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+
+    /// A trusted image-signing public key (PEM file or env://VAR); shorthand for a key-store
+    /// entry named after the file stem with the role image-signer (repeatable).
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// Allow plain-HTTP registries (loopback tests, lab registries).
+    #[arg(long)]
+    pub allow_http_registry: bool,
+}
+
+/// `tollgate verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Image references (tag or digest).
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+
+    /// A trusted public key (PEM file or env://VAR) (repeatable).
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// A key store whose image-signer keys are trusted (default ./tollgate-keystore.yaml when
+    /// present and no --key is given).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+
+    /// An annotation the signed payload must carry, KEY=VALUE (repeatable).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    pub annotations: Vec<(String, String)>,
+
+    /// Allow plain-HTTP registries (loopback tests, lab registries).
+    #[arg(long)]
+    pub allow_http_registry: bool,
+
+    /// Output: json (cosign's payload array) or text (one payload per line).
+    #[arg(short, long, value_enum, default_value_t = VerifyFormat::Json)]
+    pub output: VerifyFormat,
+}
+
+/// `tollgate verify -o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    /// One compact JSON array of verified payloads per image, as cosign prints.
+    Json,
+    /// Each verified payload on its own line.
+    Text,
+}
+
+fn parse_annotation(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
 }
 
 /// `--platform`.

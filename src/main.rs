@@ -5,9 +5,11 @@ use clap::Parser;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use tollgate::app::VerifySetupError;
 use tollgate::app::{self, CheckOutcome};
-use tollgate::cli::{CheckArgs, Cli, ColorChoice, Command};
+use tollgate::cli::{CheckArgs, Cli, ColorChoice, Command, VerifyArgs, VerifyFormat};
 use tollgate::context::Environment;
+use tollgate::cosign::Outcome;
 use tollgate::finding::Verdict;
 use tollgate::report::{self, Destination, Options, Style};
 
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(args) => run_check(&args),
+        Command::Verify(args) => run_verify(&args),
         Command::Schema => write_or_fail(None, tollgate::manifest::schema::MANIFEST_SCHEMA),
         Command::Init(args) => match tollgate::init::write_starter(&args.manifest, args.force) {
             Ok(()) => {
@@ -78,6 +81,92 @@ fn run_check(args: &CheckArgs) -> ExitCode {
             );
             // A report the pipeline relies on is missing: the outcome is not trustworthy.
             code = Verdict::Error.exit_code();
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// `tollgate verify`: cosign's output and exit codes (0 verified, 10 no signatures, 11 not
+/// found, 12 no matching signature, 1 other). The first failing image decides the code.
+fn run_verify(args: &VerifyArgs) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let env = Environment::from_process_for(&cwd, None);
+    let mut err = std::io::stderr();
+    let (results, _) = match app::verify(args, &env) {
+        Ok(r) => r,
+        Err(VerifySetupError::NoKeys) => {
+            let _ = writeln!(
+                err,
+                "Error: no trusted key: pass --key KEY (a PEM public key file or env://VAR) or --keystore FILE with an image-signer key"
+            );
+            return ExitCode::from(1);
+        }
+        Err(VerifySetupError::Keys(e)) => {
+            for d in e.diagnostics() {
+                let _ = writeln!(err, "{:?}", miette::Report::new(d));
+            }
+            return ExitCode::from(1);
+        }
+        Err(VerifySetupError::Runtime(e)) => {
+            let _ = writeln!(err, "Error: cannot start the verification runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut code = 0u8;
+    let mut out = std::io::stdout();
+    for result in results {
+        let reference = &result.reference;
+        let failure = match result.outcome {
+            Outcome::Verified {
+                digest,
+                signatures,
+                signers,
+            } => {
+                let _ = writeln!(
+                    err,
+                    "\nVerification for {reference} --\nThe following checks were performed on each of these signatures:\n  - The cosign claims were validated\n  - The signatures were verified against the specified public key\n  - The transparency log was not checked (legacy .sig signatures with keys)\nDigest: {digest}\nSigners: {}",
+                    signers.join(", ")
+                );
+                let payloads: Vec<&serde_json::Value> =
+                    signatures.iter().map(|s| &s.payload).collect();
+                let text = match args.output {
+                    VerifyFormat::Json => format!(
+                        "\n{}\n",
+                        serde_json::to_string(&payloads).unwrap_or_default()
+                    ),
+                    VerifyFormat::Text => payloads
+                        .iter()
+                        .map(|p| format!("{p}\n"))
+                        .collect::<String>(),
+                };
+                let _ = out.write_all(text.as_bytes());
+                None
+            }
+            Outcome::NoSignatures { digest } => Some((
+                10,
+                format!("Error: no signatures found for {reference} ({digest})"),
+            )),
+            Outcome::NoMatching { digest, reasons } => Some((
+                12,
+                format!(
+                    "Error: no matching signatures for {reference} ({digest}):\n  - {}",
+                    reasons.join("\n  - ")
+                ),
+            )),
+            Outcome::NotFound(e) => Some((11, format!("Error: image {reference} not found: {e}"))),
+            Outcome::Failed(e) => Some((
+                1,
+                format!(
+                    "Error: cannot verify {reference} ({}): {e}",
+                    e.kind.as_str()
+                ),
+            )),
+        };
+        if let Some((c, message)) = failure {
+            let _ = writeln!(err, "{message}");
+            if code == 0 {
+                code = c;
+            }
         }
     }
     ExitCode::from(code)

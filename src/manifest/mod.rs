@@ -377,7 +377,7 @@ pub fn parse(path: &Path, display: &str, text: &str) -> Result<LoadedManifest, M
 }
 
 /// Budgets that keep a hostile file (alias bombs, deep nesting) bounded in time and memory.
-fn yaml_options() -> serde_saphyr::Options {
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_events = 200_000;
     budget.max_aliases = 100;
@@ -409,7 +409,7 @@ fn parse_tree(text: &str) -> Result<Node, Box<Problem>> {
         .map_err(|e| Box::new(yaml_problem(&e, text)))
 }
 
-fn yaml_problem(error: &serde_saphyr::Error, text: &str) -> Problem {
+pub(crate) fn yaml_problem(error: &serde_saphyr::Error, text: &str) -> Problem {
     let span = error
         .location()
         .map(|loc| {

@@ -1,0 +1,558 @@
+//! Legacy cosign signatures (`sha256-<hex>.sig` tag, simple-signing payload), verified here.
+//!
+//! The image reference is resolved to a digest exactly once; everything after that is fetched
+//! by that digest, so a tag that moves mid-run cannot let another image through. Each layer of
+//! the `.sig` manifest is checked on its own: the `dev.cosignproject.cosign/signature`
+//! annotation must be a valid signature over the layer bytes by a trusted `image-signer` key,
+//! and only then is the payload read: `critical.type` must be cosign's, and
+//! `critical.image.docker-manifest-digest` must be the resolved digest (a signature copied from
+//! another image is rejected). Signers are distinct key names, never layers. Every outcome is
+//! one [`Outcome`] variant, and the reasons layers were rejected are kept.
+
+use crate::keystore::{KeyStore, PublicKey};
+use crate::manifest::Image;
+use crate::registry::{FailureKind, Registry, RegistryError, RegistryOptions, parse_reference};
+use crate::verify::{ImageFacts, ImageVerifier};
+use base64::Engine as _;
+use oci_client::Reference;
+use serde::Deserialize;
+
+/// Media type of a simple-signing layer.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The layer annotation that holds the base64 signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// `critical.type` of a cosign image signature.
+pub const COSIGN_SIGNATURE_TYPE: &str = "cosign container image signature";
+
+/// Layers beyond this many in one `.sig` manifest are refused (a hostile registry bound).
+pub const MAX_SIGNATURE_LAYERS: usize = 64;
+
+/// One `.sig` layer as fetched.
+#[derive(Debug, Clone)]
+pub struct SignatureLayer {
+    /// The layer's media type.
+    pub media_type: String,
+    /// The layer content: the signed payload.
+    pub payload: Vec<u8>,
+    /// The signature annotation (base64), if present.
+    pub signature: Option<String>,
+}
+
+/// A signature that verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedSignature {
+    /// The key-store names of the keys that verified it (one, unless a key is listed twice).
+    pub signers: Vec<String>,
+    /// The decoded simple-signing payload.
+    pub payload: serde_json::Value,
+}
+
+/// The result of verifying one image.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// At least one signature verified.
+    Verified {
+        /// The resolved digest.
+        digest: String,
+        /// Every verified layer.
+        signatures: Vec<VerifiedSignature>,
+        /// Distinct signer names, in key-store order.
+        signers: Vec<String>,
+    },
+    /// The image has no cosign signature at all.
+    NoSignatures {
+        /// The resolved digest.
+        digest: String,
+    },
+    /// Signatures exist but none verified.
+    NoMatching {
+        /// The resolved digest.
+        digest: String,
+        /// Why each layer was rejected.
+        reasons: Vec<String>,
+    },
+    /// The image (repository, tag or digest) does not exist.
+    NotFound(RegistryError),
+    /// The image could not be resolved, or the signatures could not be fetched.
+    Failed(RegistryError),
+}
+
+/// What to verify against.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    /// `(name, key)` of the trusted image-signer keys.
+    pub keys: &'a [(String, PublicKey)],
+    /// Annotations the payload's `optional` must carry (`-a key=value`).
+    pub annotations: &'a [(String, String)],
+}
+
+/// The `.sig` tag for a digest: `sha256:<hex>` → `sha256-<hex>.sig`.
+pub fn signature_tag(digest: &str) -> Option<String> {
+    let (algorithm, hex) = digest.split_once(':')?;
+    if algorithm.is_empty() || hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(format!("{algorithm}-{hex}.sig"))
+}
+
+#[derive(Deserialize)]
+struct ManifestLayers {
+    #[serde(default)]
+    layers: Vec<LayerDescriptor>,
+}
+
+#[derive(Deserialize)]
+struct LayerDescriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    size: i64,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// Checks fetched layers against the policy. Returns the verified signatures and, for every
+/// layer that did not verify, why.
+pub fn check_layers(
+    layers: &[SignatureLayer],
+    digest: &str,
+    policy: Policy<'_>,
+) -> (Vec<VerifiedSignature>, Vec<String>) {
+    let mut verified = Vec::new();
+    let mut reasons = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let n = i + 1;
+        if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+            reasons.push(format!(
+                "layer {n}: media type `{}` is not a cosign simple-signing payload",
+                layer.media_type
+            ));
+            continue;
+        }
+        let Some(encoded) = layer.signature.as_deref().filter(|s| !s.is_empty()) else {
+            reasons.push(format!("layer {n}: no `{SIGNATURE_ANNOTATION}` annotation"));
+            continue;
+        };
+        let Ok(signature) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            reasons.push(format!("layer {n}: the signature annotation is not base64"));
+            continue;
+        };
+        let signers: Vec<&str> = policy
+            .keys
+            .iter()
+            .filter(|(_, key)| key.verify(&layer.payload, &signature))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if signers.is_empty() {
+            reasons.push(format!(
+                "layer {n}: the signature is not valid for any trusted key ({})",
+                policy
+                    .keys
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
+        }
+        // Only a payload whose signature verified is read.
+        let payload: serde_json::Value = match serde_json::from_slice(&layer.payload) {
+            Ok(p) => p,
+            Err(e) => {
+                reasons.push(format!("layer {n}: the signed payload is not JSON ({e})"));
+                continue;
+            }
+        };
+        if let Err(reason) = check_payload(&payload, digest, policy.annotations) {
+            reasons.push(format!(
+                "layer {n} (signed by {}): {reason}",
+                signers.join(", ")
+            ));
+            continue;
+        }
+        verified.push(VerifiedSignature {
+            signers: signers.iter().map(|s| (*s).to_owned()).collect(),
+            payload,
+        });
+    }
+    (verified, reasons)
+}
+
+fn check_payload(
+    payload: &serde_json::Value,
+    digest: &str,
+    annotations: &[(String, String)],
+) -> Result<(), String> {
+    let critical = payload
+        .get("critical")
+        .ok_or("the payload has no `critical`")?;
+    let kind = critical.get("type").and_then(|t| t.as_str()).unwrap_or("");
+    if kind != COSIGN_SIGNATURE_TYPE {
+        return Err(format!(
+            "`critical.type` is `{kind}`, not `{COSIGN_SIGNATURE_TYPE}`"
+        ));
+    }
+    let named = critical
+        .get("image")
+        .and_then(|i| i.get("docker-manifest-digest"))
+        .and_then(|d| d.as_str())
+        .unwrap_or("");
+    if named != digest {
+        return Err(format!(
+            "the payload signs `{named}`, not this image's digest `{digest}` (a signature copied from another image)"
+        ));
+    }
+    for (key, value) in annotations {
+        let found = payload.get("optional").and_then(|o| o.get(key));
+        let matches = match found {
+            Some(serde_json::Value::String(s)) => s == value,
+            Some(other) if !other.is_null() => {
+                serde_json::to_string(other).is_ok_and(|t| t == *value)
+            }
+            _ => false,
+        };
+        if !matches {
+            return Err(format!(
+                "annotation `{key}={value}` is not in the signed payload (found {})",
+                found.map_or("nothing".to_owned(), |v| v.to_string())
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `reference` to a digest once, fetches its `.sig` manifest and layers by that
+/// digest, and verifies them.
+pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'_>) -> Outcome {
+    let parsed = match parse_reference(reference) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let digest = match registry.manifest(&parsed).await {
+        Ok((_, digest)) => digest,
+        Err(e) if e.kind == FailureKind::NotFound => return Outcome::NotFound(e),
+        Err(e) => return Outcome::Failed(e),
+    };
+    let Some(tag) = signature_tag(&digest) else {
+        return Outcome::Failed(RegistryError {
+            kind: FailureKind::Malformed,
+            what: format!("manifest {reference}"),
+            detail: format!("the registry reported an unusable digest `{digest}`"),
+        });
+    };
+    let sig_ref = Reference::with_tag(
+        parsed.registry().to_owned(),
+        parsed.repository().to_owned(),
+        tag,
+    );
+    let manifest = match registry.manifest(&sig_ref).await {
+        Ok((bytes, _)) => bytes,
+        Err(e) if e.kind == FailureKind::NotFound => return Outcome::NoSignatures { digest },
+        Err(e) => return Outcome::Failed(e),
+    };
+    let layers: ManifestLayers = match serde_json::from_slice(&manifest) {
+        Ok(m) => m,
+        Err(e) => {
+            return Outcome::Failed(RegistryError {
+                kind: FailureKind::Malformed,
+                what: format!("signature manifest {}", sig_ref.whole()),
+                detail: format!("not an image manifest: {e}"),
+            });
+        }
+    };
+    if layers.layers.len() > MAX_SIGNATURE_LAYERS {
+        return Outcome::Failed(RegistryError {
+            kind: FailureKind::Malformed,
+            what: format!("signature manifest {}", sig_ref.whole()),
+            detail: format!(
+                "{} layers; the limit is {MAX_SIGNATURE_LAYERS}",
+                layers.layers.len()
+            ),
+        });
+    }
+    let mut fetched = Vec::new();
+    for layer in &layers.layers {
+        if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+            fetched.push(SignatureLayer {
+                media_type: layer.media_type.clone(),
+                payload: Vec::new(),
+                signature: None,
+            });
+            continue;
+        }
+        let payload = match registry.blob(&sig_ref, &layer.digest, layer.size).await {
+            Ok(p) => p,
+            Err(e) => return Outcome::Failed(e),
+        };
+        fetched.push(SignatureLayer {
+            media_type: layer.media_type.clone(),
+            payload,
+            signature: layer.annotations.get(SIGNATURE_ANNOTATION).cloned(),
+        });
+    }
+    if !fetched
+        .iter()
+        .any(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
+    {
+        return Outcome::NoSignatures { digest };
+    }
+    let (signatures, reasons) = check_layers(&fetched, &digest, policy);
+    if signatures.is_empty() {
+        return Outcome::NoMatching { digest, reasons };
+    }
+    let signers = policy
+        .keys
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| signatures.iter().any(|s| s.signers.contains(name)))
+        .cloned()
+        .collect();
+    Outcome::Verified {
+        digest,
+        signatures,
+        signers,
+    }
+}
+
+/// The verifier `check` uses when a key store or `--key` is configured: a registry client and a
+/// current-thread runtime of its own, so `check` stays synchronous.
+pub struct CosignVerifier {
+    runtime: tokio::runtime::Runtime,
+    registry: Registry,
+    keys: Vec<(String, PublicKey)>,
+}
+
+impl std::fmt::Debug for CosignVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CosignVerifier")
+            .field(
+                "keys",
+                &self.keys.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl CosignVerifier {
+    /// A verifier trusting the store's image-signer keys.
+    pub fn new(
+        store: &KeyStore,
+        options: RegistryOptions,
+        env: &crate::context::Environment,
+    ) -> std::io::Result<CosignVerifier> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let keys = store
+            .image_signer_keys()
+            .into_iter()
+            .map(|(n, k)| (n.to_owned(), k.clone()))
+            .collect();
+        Ok(CosignVerifier {
+            runtime,
+            registry: Registry::new(options, env),
+            keys,
+        })
+    }
+
+    /// Verifies one reference (blocking).
+    pub fn verify_reference(&self, reference: &str, annotations: &[(String, String)]) -> Outcome {
+        let policy = Policy {
+            keys: &self.keys,
+            annotations,
+        };
+        self.runtime
+            .block_on(verify_image(&self.registry, reference, policy))
+    }
+
+    /// Registry operations started so far.
+    pub fn operations(&self) -> usize {
+        self.registry.operations()
+    }
+}
+
+impl ImageVerifier for CosignVerifier {
+    fn verify(&self, image: &Image) -> ImageFacts {
+        let mut facts = ImageFacts::unverified(image, "");
+        match self.verify_reference(&image.reference, &[]) {
+            Outcome::Verified {
+                digest, signers, ..
+            } => {
+                facts.digest = Some(digest);
+                facts.verified = true;
+                facts.signed = true;
+                facts.signers = signers;
+                facts.error = None;
+            }
+            Outcome::NoSignatures { digest } => {
+                facts.digest = Some(digest);
+                facts.verified = true;
+                facts.error = Some("no cosign signature is attached to the image".into());
+            }
+            Outcome::NoMatching { digest, reasons } => {
+                facts.digest = Some(digest);
+                facts.verified = true;
+                facts.error = Some(format!("no signature verified: {}", reasons.join("; ")));
+            }
+            Outcome::NotFound(e) | Outcome::Failed(e) => {
+                facts.error = Some(format!("registry {}: {e}", e.kind.as_str()));
+            }
+        }
+        facts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use p256::ecdsa::signature::Signer;
+
+    const DIGEST: &str = "sha256:d88c9361b17a0488c4711d559f933249eea28c764f50dd700ca3cc7a78bbe00e";
+
+    fn key(seed: u8) -> (p256::ecdsa::SigningKey, PublicKey) {
+        let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+        let pk = PublicKey::P256(*sk.verifying_key());
+        (sk, pk)
+    }
+
+    fn payload(digest: &str, optional: serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "critical": {"identity": {"docker-reference": "r/app"},
+                         "image": {"docker-manifest-digest": digest},
+                         "type": COSIGN_SIGNATURE_TYPE},
+            "optional": optional}))
+        .unwrap()
+    }
+
+    fn layer(sk: &p256::ecdsa::SigningKey, payload: Vec<u8>) -> SignatureLayer {
+        let sig: p256::ecdsa::Signature = sk.sign(&payload);
+        SignatureLayer {
+            media_type: SIMPLE_SIGNING_MEDIA_TYPE.into(),
+            signature: Some(base64::engine::general_purpose::STANDARD.encode(sig.to_der())),
+            payload,
+        }
+    }
+
+    #[test]
+    fn signature_tag_is_cosigns() {
+        assert_eq!(
+            signature_tag("sha256:abc").as_deref(),
+            Some("sha256-abc.sig")
+        );
+        assert_eq!(signature_tag("nonsense"), None);
+    }
+
+    #[test]
+    fn right_key_verifies_and_wrong_key_does_not() {
+        let (sk, pk) = key(1);
+        let (_, other) = key(2);
+        let layers = [layer(&sk, payload(DIGEST, serde_json::Value::Null))];
+        let keys = vec![("release".to_owned(), pk)];
+        let (ok, reasons) = check_layers(
+            &layers,
+            DIGEST,
+            Policy {
+                keys: &keys,
+                annotations: &[],
+            },
+        );
+        assert_eq!(ok.len(), 1, "{reasons:?}");
+        assert_eq!(ok[0].signers, ["release"]);
+        let wrong = vec![("other".to_owned(), other)];
+        let (ok, reasons) = check_layers(
+            &layers,
+            DIGEST,
+            Policy {
+                keys: &wrong,
+                annotations: &[],
+            },
+        );
+        assert!(ok.is_empty());
+        assert!(
+            reasons[0].contains("not valid for any trusted key"),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn payload_for_another_digest_and_wrong_type_are_rejected() {
+        let (sk, pk) = key(1);
+        let keys = vec![("release".to_owned(), pk)];
+        let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        let (ok, reasons) = check_layers(
+            &[layer(&sk, payload(other, serde_json::Value::Null))],
+            DIGEST,
+            Policy {
+                keys: &keys,
+                annotations: &[],
+            },
+        );
+        assert!(ok.is_empty());
+        assert!(
+            reasons[0].contains("copied from another image"),
+            "{reasons:?}"
+        );
+        let bad_type = serde_json::to_vec(&serde_json::json!({"critical": {"type": "x", "image": {"docker-manifest-digest": DIGEST}}})).unwrap();
+        let (ok, reasons) = check_layers(
+            &[layer(&sk, bad_type)],
+            DIGEST,
+            Policy {
+                keys: &keys,
+                annotations: &[],
+            },
+        );
+        assert!(ok.is_empty());
+        assert!(reasons[0].contains("critical.type"), "{reasons:?}");
+    }
+
+    #[test]
+    fn annotations_are_matched_against_optional() {
+        let (sk, pk) = key(1);
+        let keys = vec![("release".to_owned(), pk)];
+        let layers = [layer(
+            &sk,
+            payload(DIGEST, serde_json::json!({"env": "prod"})),
+        )];
+        let want = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        let (ok, _) = check_layers(
+            &layers,
+            DIGEST,
+            Policy {
+                keys: &keys,
+                annotations: &want("env", "prod"),
+            },
+        );
+        assert_eq!(ok.len(), 1);
+        let (ok, reasons) = check_layers(
+            &layers,
+            DIGEST,
+            Policy {
+                keys: &keys,
+                annotations: &want("env", "dev"),
+            },
+        );
+        assert!(ok.is_empty());
+        assert!(reasons[0].contains("env=dev"), "{reasons:?}");
+    }
+
+    #[test]
+    fn tampered_payload_and_missing_annotation_are_reasons() {
+        let (sk, pk) = key(1);
+        let keys = vec![("release".to_owned(), pk)];
+        let mut tampered = layer(&sk, payload(DIGEST, serde_json::Value::Null));
+        tampered.payload.push(b' ');
+        let mut unsigned = layer(&sk, payload(DIGEST, serde_json::Value::Null));
+        unsigned.signature = None;
+        let (ok, reasons) = check_layers(
+            &[tampered, unsigned],
+            DIGEST,
+            Policy {
+                keys: &keys,
+                annotations: &[],
+            },
+        );
+        assert!(ok.is_empty());
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+    }
+}
