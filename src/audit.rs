@@ -356,7 +356,7 @@ mod tests {
         let mut m = Map::new();
         m.insert(
             "verdict".into(),
-            Json::from(if i % 2 == 0 { "pass" } else { "deny" }),
+            Json::from(if i.is_multiple_of(2) { "pass" } else { "deny" }),
         );
         m.insert("run".into(), Json::from(i));
         m
