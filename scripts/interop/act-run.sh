@@ -64,6 +64,16 @@ expect_log "exit-code=1"
 expect_log "Success - Main It was denied, and the step failed"
 expect_log "Job succeeded"
 
+if has_format github; then
+  # act renders workflow commands: the step summary as "Summary - ...", annotations with ❗.
+  expect_log "Summary - ## :white_check_mark: tollgate: passed"
+  expect_log "::error file=fixtures/scenarios/several-failing/tollgate.yaml,line=20"
+  expect_log "title=data-residency-violation::"
+  say "step summary written and annotations printed"
+else
+  say "SKIP: summary and annotation checks (binary has no github format)"
+fi
+
 if has_format sarif; then
   [ -s "$work/uploaded.sarif" ] || fail "the upload-sarif stub received no SARIF file"
   jq -e '.version == "2.1.0" and (.runs | length) >= 1' "$work/uploaded.sarif" >/dev/null ||
