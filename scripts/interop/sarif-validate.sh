@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Validates SARIF files with the Microsoft SARIF Multitool (npm @microsoft/sarif-multitool, pinned),
-# installed once into target/interop/sarif-multitool. Fails on any error-level validation result.
+# installed once into target/interop/sarif-multitool. Fails on any error- or warning-level result.
 #
 # Usage: scripts/interop/sarif-validate.sh FILE.sarif...     (no FILE: tollgate's own SARIF for the
-# report scenarios is generated first). SARIF_STRICT_WARNINGS=1 also fails on warnings.
+# report scenarios is generated first). Warnings fail too (SARIF_STRICT_WARNINGS=0 relaxes that).
 # The multitool exits 0 even when the file is invalid, so its output log is counted instead, and the
 # .NET binary is called directly (the npm bin.js wrapper splits "Error;Warning;Note" at the ';').
 set -euo pipefail
@@ -51,7 +51,7 @@ print(level("error"), level("warning"), level("note"))
 PY
 )
   echo "$f: $errors error(s), $warnings warning(s), $notes note(s)"
-  if [ "$errors" -gt 0 ] || { [ "${SARIF_STRICT_WARNINGS:-0}" = 1 ] && [ "$warnings" -gt 0 ]; }; then
+  if [ "$errors" -gt 0 ] || { [ "${SARIF_STRICT_WARNINGS:-1}" = 1 ] && [ "$warnings" -gt 0 ]; }; then
     python3 - "$log" <<'PY'
 import json, sys
 for run in json.load(open(sys.argv[1])).get("runs", []):
