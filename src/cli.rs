@@ -22,6 +22,10 @@ pub enum Command {
     Check(Box<CheckArgs>),
     /// Print the manifest's JSON Schema (for editors and validators).
     Schema,
+    /// Run Rego unit tests like `opa test` (exit 0 all pass, 2 a test failed, 1 load error).
+    Test(Box<crate::cli_opa::TestArgs>),
+    /// Evaluate a Rego query like `opa eval` (exit 0 ok, 1 a --fail* flag tripped, 2 error).
+    Eval(Box<crate::cli_opa::EvalArgs>),
 }
 
 /// `tollgate check`.

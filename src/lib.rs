@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod cli_opa;
 pub mod context;
 pub mod diagnostic;
 pub mod evidence;
@@ -13,5 +14,6 @@ pub mod finding;
 pub mod input;
 pub mod manifest;
 pub mod policy;
+pub mod rego;
 pub mod report;
 pub mod verify;
