@@ -112,7 +112,7 @@ pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<R
         for e in &r.expressions {
             expressions.push((
                 super::to_json(&e.value).map_err(one)?,
-                e.text.to_string(),
+                expression_text(&query, e.location.row, e.location.col, &e.text),
                 e.location.row,
                 e.location.col,
             ));
@@ -127,6 +127,34 @@ pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<R
         });
     }
     Ok(rows)
+}
+
+/// The source text of a query expression. regorus's spans stop before the closing quote of a
+/// string literal that ends the expression (`k != "a` for `k != "a"`); the quote is restored from
+/// the query text so that `text` equals OPA's.
+fn expression_text(query: &str, row: u32, col: u32, text: &str) -> String {
+    let Some(line) = query.lines().nth(row.saturating_sub(1) as usize) else {
+        return text.to_owned();
+    };
+    let start: usize = line
+        .chars()
+        .take(col.saturating_sub(1) as usize)
+        .map(char::len_utf8)
+        .sum();
+    let Some(rest) = line.get(start..) else {
+        return text.to_owned();
+    };
+    if let Some(after) = rest.strip_prefix(text) {
+        let quotes = text.chars().filter(|c| *c == '"').count()
+            - text.matches("\\\"").count();
+        if after.starts_with('"') && quotes % 2 == 1 {
+            return format!("{text}\"");
+        }
+        if after.starts_with('`') && text.matches('`').count() % 2 == 1 {
+            return format!("{text}`");
+        }
+    }
+    text.to_owned()
 }
 
 /// JSON first, then YAML (OPA accepts either for `--input`).
@@ -320,4 +348,31 @@ fn render_pretty(rows: &[Row]) -> String {
     }
     out.push_str(&line);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_quotes_are_restored() {
+        let q = r#"k := data.x[_]; k != "a""#;
+        assert_eq!(expression_text(q, 1, 17, r#"k != "a"#), r#"k != "a""#);
+        assert_eq!(expression_text(q, 1, 1, "k := data.x[_]"), "k := data.x[_]");
+        assert_eq!(expression_text("x == `a`", 1, 1, "x == `a"), "x == `a`");
+        assert_eq!(expression_text(r#""a" == "a""#, 1, 1, r#""a" == "a""#), r#""a" == "a""#);
+    }
+
+    #[test]
+    fn non_empty_means_a_non_empty_collection() {
+        let row = |v: Json| Row {
+            expressions: vec![(v, "q".into(), 1, 1)],
+            bindings: Map::new(),
+        };
+        assert!(!non_empty(&[row(json!([]))]));
+        assert!(!non_empty(&[row(json!(true))]));
+        assert!(non_empty(&[row(json!(["deny"]))]));
+        assert!(non_empty(&[row(json!({"a": 1}))]));
+        assert!(!non_empty(&[]));
+    }
 }

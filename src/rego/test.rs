@@ -285,7 +285,11 @@ fn run_case(engine: &mut regorus::Engine, case: &TestCase, timeout: Duration) ->
     let evaluated = engine.eval_query(format!("{}.{}", case.package, case.query), false);
     result.duration = start.elapsed();
     if let Ok(prints) = engine.take_prints() {
-        result.output = prints.iter().map(|p| format!("{p}\n")).collect();
+        // regorus prefixes `file:line: `; OPA's test output is the message alone.
+        result.output = prints
+            .iter()
+            .map(|p| format!("{}\n", strip_print_location(p, &case.file)))
+            .collect();
     }
     result.outcome = match evaluated {
         Err(e) => Outcome::Error(RegoError::from_regorus("eval_error", &e)),
@@ -312,6 +316,16 @@ fn run_case(engine: &mut regorus::Engine, case: &TestCase, timeout: Duration) ->
         },
     };
     result
+}
+
+fn strip_print_location<'a>(line: &'a str, file: &str) -> &'a str {
+    let Some(rest) = line.strip_prefix(file).and_then(|r| r.strip_prefix(':')) else {
+        return line;
+    };
+    match rest.split_once(": ") {
+        Some((digits, message)) if digits.chars().all(|c| c.is_ascii_digit()) => message,
+        _ => line,
+    }
 }
 
 fn sub_results(value: &regorus::Value) -> (bool, BTreeMap<String, SubResult>) {
