@@ -145,8 +145,7 @@ fn expression_text(query: &str, row: u32, col: u32, text: &str) -> String {
         return text.to_owned();
     };
     if let Some(after) = rest.strip_prefix(text) {
-        let quotes = text.chars().filter(|c| *c == '"').count()
-            - text.matches("\\\"").count();
+        let quotes = text.chars().filter(|c| *c == '"').count() - text.matches("\\\"").count();
         if after.starts_with('"') && quotes % 2 == 1 {
             return format!("{text}\"");
         }
@@ -360,7 +359,10 @@ mod tests {
         assert_eq!(expression_text(q, 1, 17, r#"k != "a"#), r#"k != "a""#);
         assert_eq!(expression_text(q, 1, 1, "k := data.x[_]"), "k := data.x[_]");
         assert_eq!(expression_text("x == `a`", 1, 1, "x == `a"), "x == `a`");
-        assert_eq!(expression_text(r#""a" == "a""#, 1, 1, r#""a" == "a""#), r#""a" == "a""#);
+        assert_eq!(
+            expression_text(r#""a" == "a""#, 1, 1, r#""a" == "a""#),
+            r#""a" == "a""#
+        );
     }
 
     #[test]

@@ -86,10 +86,10 @@ impl RegoError {
         for line in text.lines() {
             if let Some(rest) = line.trim_start().strip_prefix("--> ") {
                 location = parse_location(rest);
-            } else if location.is_some() {
-                if let Some(m) = line.strip_prefix("error: ") {
-                    message = Some(m.trim().to_owned());
-                }
+            } else if location.is_some()
+                && let Some(m) = line.strip_prefix("error: ")
+            {
+                message = Some(m.trim().to_owned());
             }
         }
         let message = message.unwrap_or_else(|| {

@@ -457,7 +457,7 @@ fn discover(
         });
     }
     let mut text = module.text.clone();
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (start, end, replacement) in edits {
         if text.get(start..end).is_some() {
             text.replace_range(start..end, &replacement);
