@@ -198,6 +198,33 @@ fn eval_prints_opa_json() {
         json_of(&r.stdout),
         json!({"result": [{"expressions": [{"value": true, "text": "x := data.team.deny[_]", "location": {"row": 1, "col": 1}}], "bindings": {"x": "too many replicas: 5"}}]})
     );
+    // The same bundle compressed; only data.json/data.yaml are data in a bundle.
+    let r = run_with_stdin(
+        &[
+            "eval",
+            "-b",
+            "fixtures/opa-eval/bundle.tar.gz",
+            "-I",
+            "-f",
+            "raw",
+            "data.team",
+        ],
+        r#"{"replicas": 5}"#,
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (
+            0,
+            "{\"deny\":[\"too many replicas: 5\"],\"limits\":{\"replicas\":3}}\n"
+        )
+    );
+    let r = run(&["eval", "-b", "fixtures/opa-eval/badroots.tar.gz", "data"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains("manifest roots do not permit"),
+        "{}",
+        r.stdout
+    );
     // Undefined is {} and exit 0.
     let r = run(&["eval", "data.nothing"]);
     assert_eq!((r.code, json_of(&r.stdout)), (0, json!({})));

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod test;
 
 use serde_json::{Map, Value as Json};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Files larger than this are refused; OPA has no limit, but a CI gate should not be made to
@@ -174,18 +175,13 @@ impl Loaded {
     /// Loads a bundle directory or `.tar.gz`, checking its `.manifest` roots.
     pub fn add_bundle(&mut self, path: &Path) -> Result<(), RegoError> {
         let meta = std::fs::metadata(path).map_err(|e| read_error(path, &e))?;
-        if meta.is_file() {
-            return Err(RegoError::plain(
-                "loader_error",
-                format!(
-                    "{}: compressed bundles are not supported yet; extract it and pass the directory",
-                    path.display()
-                ),
-            ));
-        }
         let mut bundle = Loaded::default();
-        bundle.walk(path, &[], Mode::Bundle)?;
-        let roots = read_manifest_roots(path)?;
+        let roots = if meta.is_file() {
+            bundle.add_archive(path)?
+        } else {
+            bundle.walk(path, &[], Mode::Bundle)?;
+            read_manifest_roots(path)?
+        };
         if let Some(roots) = roots {
             check_roots(path, &roots, &bundle)?;
         }
@@ -237,23 +233,7 @@ impl Loaded {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        if ext == "rego" {
-            let text = read_limited(path)?;
-            self.modules.push(ModuleFile {
-                file: path.display().to_string(),
-                text,
-            });
-            return Ok(());
-        }
-        let is_data = match mode {
-            Mode::Files => matches!(ext.as_str(), "json" | "yaml" | "yml"),
-            Mode::Bundle => matches!(name.as_str(), "data.json" | "data.yaml" | "data.yml"),
-        };
-        if !is_data {
+        if !wanted(&name, mode) {
             if explicit && mode == Mode::Files {
                 return Err(RegoError::plain(
                     "loader_error",
@@ -266,7 +246,25 @@ impl Loaded {
             return Ok(());
         }
         let text = read_limited(path)?;
-        let file = path.display().to_string();
+        self.add_text(&path.display().to_string(), &name, text, data_path)
+    }
+
+    /// Adds one wanted file's text: a module, or data placed at `data_path`.
+    fn add_text(
+        &mut self,
+        file: &str,
+        name: &str,
+        text: String,
+        data_path: Vec<String>,
+    ) -> Result<(), RegoError> {
+        let ext = extension(name);
+        if ext == "rego" {
+            self.modules.push(ModuleFile {
+                file: file.to_owned(),
+                text,
+            });
+            return Ok(());
+        }
         let value: Json = if ext == "json" {
             serde_json::from_str(&text).map_err(|e| {
                 RegoError::plain("loader_error", format!("{file}: invalid JSON: {e}"))
@@ -281,13 +279,95 @@ impl Loaded {
             .rev()
             .fold(value, |inner, key| serde_json::json!({ key: inner }));
         match placed {
-            Json::Object(object) => merge_into(&mut self.data, object, &file),
+            Json::Object(object) => merge_into(&mut self.data, object, file),
             _ => Err(RegoError::plain(
                 "loader_error",
                 format!("{file}: bad document type: the root data document must be an object"),
             )),
         }
     }
+
+    /// Loads a `.tar.gz` bundle: entries in memory, `.manifest` roots returned.
+    fn add_archive(&mut self, path: &Path) -> Result<Option<Vec<String>>, RegoError> {
+        let archive_error = |message: String| {
+            RegoError::plain("bundle_error", format!("{}: {message}", path.display()))
+        };
+        let file = std::fs::File::open(path).map_err(|e| read_error(path, &e))?;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        let entries = archive
+            .entries()
+            .map_err(|e| archive_error(e.to_string()))?;
+        let mut files: Vec<(Vec<String>, String, String)> = Vec::new();
+        let mut manifest = None;
+        let mut total: u64 = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| archive_error(e.to_string()))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let inner = entry
+                .path()
+                .map_err(|e| archive_error(e.to_string()))?
+                .to_string_lossy()
+                .into_owned();
+            let mut parts: Vec<String> = inner
+                .split('/')
+                .filter(|p| !p.is_empty() && *p != ".")
+                .map(str::to_owned)
+                .collect();
+            if parts.iter().any(|p| p == "..") {
+                return Err(archive_error(format!("entry {inner} leaves the bundle")));
+            }
+            let Some(name) = parts.pop() else { continue };
+            let is_manifest = parts.is_empty() && name == ".manifest";
+            if !is_manifest && !wanted(&name, Mode::Bundle) {
+                continue;
+            }
+            let size = entry.header().size().unwrap_or(u64::MAX);
+            total = total.saturating_add(size);
+            if size > MAX_FILE_BYTES || total > 4 * MAX_FILE_BYTES {
+                return Err(archive_error("the bundle is too large".into()));
+            }
+            let mut text = String::new();
+            std::io::Read::take(entry, MAX_FILE_BYTES)
+                .read_to_string(&mut text)
+                .map_err(|e| archive_error(format!("{inner}: {e}")))?;
+            if is_manifest {
+                manifest = Some(text);
+            } else {
+                files.push((parts, name, text));
+            }
+        }
+        files.sort();
+        for (parts, name, text) in files {
+            let shown = format!("{}/{}", path.display(), {
+                let mut all = parts.clone();
+                all.push(name.clone());
+                all.join("/")
+            });
+            self.add_text(&shown, &name, text, parts)?;
+        }
+        match manifest {
+            None => Ok(None),
+            Some(text) => parse_manifest_roots(&text, &path.display().to_string()),
+        }
+    }
+}
+
+fn extension(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_lowercase())
+        .unwrap_or_default()
+}
+
+/// Whether a file is a module or data in this mode.
+fn wanted(name: &str, mode: Mode) -> bool {
+    let ext = extension(name);
+    ext == "rego"
+        || match mode {
+            Mode::Files => matches!(ext.as_str(), "json" | "yaml" | "yml"),
+            Mode::Bundle => matches!(name, "data.json" | "data.yaml" | "data.yml"),
+        }
 }
 
 /// `a.b:path` → (["a", "b"], "path"); URLs and plain paths have no prefix.
@@ -333,10 +413,15 @@ fn read_manifest_roots(bundle: &Path) -> Result<Option<Vec<String>>, RegoError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(read_error(&path, &e)),
     };
-    let manifest: Json = serde_json::from_str(&text).map_err(|e| {
+    parse_manifest_roots(&text, &path.display().to_string())
+}
+
+/// The `roots` of a `.manifest` document (`None` when absent: everything).
+fn parse_manifest_roots(text: &str, shown: &str) -> Result<Option<Vec<String>>, RegoError> {
+    let manifest: Json = serde_json::from_str(text).map_err(|e| {
         RegoError::plain(
             "bundle_error",
-            format!("{}: invalid manifest: {e}", path.display()),
+            format!("{shown}/.manifest: invalid manifest: {e}"),
         )
     })?;
     match manifest.get("roots") {
@@ -347,7 +432,7 @@ fn read_manifest_roots(bundle: &Path) -> Result<Option<Vec<String>>, RegoError> 
                 r.as_str().map(str::to_owned).ok_or_else(|| {
                     RegoError::plain(
                         "bundle_error",
-                        format!("{}: roots must be strings", path.display()),
+                        format!("{shown}/.manifest: roots must be strings"),
                     )
                 })
             })
@@ -355,7 +440,7 @@ fn read_manifest_roots(bundle: &Path) -> Result<Option<Vec<String>>, RegoError> 
             .map(Some),
         Some(_) => Err(RegoError::plain(
             "bundle_error",
-            format!("{}: roots must be a list", path.display()),
+            format!("{shown}/.manifest: roots must be a list"),
         )),
     }
 }
