@@ -106,6 +106,7 @@ pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<R
             };
             one(RegoError::from_regorus(code, &e))
         })?;
+    let statements = statement_count(&query, args.v0_compatible);
     let mut rows = Vec::new();
     for r in &results.result {
         let mut expressions = Vec::new();
@@ -121,12 +122,34 @@ pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<R
             Json::Object(map) => map,
             _ => Map::new(),
         };
+        // In a query of several expressions a `false` one fails the whole row (OPA); regorus
+        // returns the row cut short at that expression instead.
+        if statements > 1
+            && (expressions.len() < statements
+                || expressions.iter().any(|e| e.0 == Json::Bool(false)))
+        {
+            continue;
+        }
         rows.push(Row {
             expressions,
             bindings,
         });
     }
     Ok(rows)
+}
+
+/// How many expressions the query has (1 when it cannot be parsed here).
+fn statement_count(query: &str, v0: bool) -> usize {
+    use regorus::unstable::{Parser, Source};
+    let count = || -> anyhow::Result<usize> {
+        let source = Source::from_contents("<query.rego>".into(), query.trim_end().to_owned())?;
+        let mut parser = Parser::new(&source)?;
+        if !v0 {
+            parser.enable_rego_v1()?;
+        }
+        Ok(parser.parse_user_query()?.stmts.len())
+    };
+    count().unwrap_or(1)
 }
 
 /// The source text of a query expression. regorus's spans stop before the closing quote of a
@@ -145,6 +168,10 @@ fn expression_text(query: &str, row: u32, col: u32, text: &str) -> String {
         return text.to_owned();
     };
     if let Some(after) = rest.strip_prefix(text) {
+        // regorus leaves `with` modifiers out of the expression's text.
+        if after.trim_start().starts_with("with ") {
+            return format!("{text}{}", expression_tail(after).trim_end());
+        }
         let quotes = text.chars().filter(|c| *c == '"').count() - text.matches("\\\"").count();
         if after.starts_with('"') && quotes % 2 == 1 {
             return format!("{text}\"");
@@ -154,6 +181,33 @@ fn expression_text(query: &str, row: u32, col: u32, text: &str) -> String {
         }
     }
     text.to_owned()
+}
+
+/// The rest of an expression: up to a `;` or the end of the line outside brackets and strings.
+fn expression_tail(text: &str) -> &str {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q == '"' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ';' | '\n' if depth <= 0 => return &text[..i],
+            _ => {}
+        }
+    }
+    text
 }
 
 /// JSON first, then YAML (OPA accepts either for `--input`).
