@@ -611,7 +611,7 @@ mod tests {
     fn regorus_errors_are_split_into_parts() {
         let mut engine = regorus::Engine::new();
         let err = engine
-            .add_policy("p.rego".into(), "package p\n\nx := \n".into())
+            .add_policy("p.rego".into(), "package p\n\nx := )\n".into())
             .expect_err("parse error");
         let e = RegoError::from_regorus("rego_parse_error", &err);
         let loc = e.location.clone().expect("location");
