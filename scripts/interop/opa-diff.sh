@@ -9,7 +9,7 @@ venv="$target/interop/opa-venv"
 wheels="$target/interop/wheels"
 pkg="opa-golib-python-bindings==0.4.4"
 
-if ! "$venv/bin/python" -c 'import opa_bindings' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import opa_bindings, yaml' 2>/dev/null; then
   python3 -m venv "$venv"
   mkdir -p "$wheels"
   # The wheel declares Requires-Python >=3.14 but runs on 3.11: fetch it for 3.14, install it
@@ -17,6 +17,7 @@ if ! "$venv/bin/python" -c 'import opa_bindings' 2>/dev/null; then
   "$venv/bin/pip" download --quiet --no-deps --python-version 3.14 --only-binary=:all: \
     --dest "$wheels" "$pkg"
   "$venv/bin/pip" install --quiet --no-deps --ignore-requires-python "$wheels"/opa_golib_python_bindings-*.whl
+  "$venv/bin/pip" install --quiet "pyyaml==6.0.3"   # YAML data files in the corpus
 fi
 
 bin="${TOLLGATE_BIN:-}"

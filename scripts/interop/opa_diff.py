@@ -43,6 +43,10 @@ def load_into(engine, arg):
         elif path.endswith(".json"):
             with open(os.path.join(ROOT, path)) as f:
                 engine.add_data(json.load(f), ".".join(prefix))
+        elif path.endswith((".yaml", ".yml")):
+            import yaml
+            with open(os.path.join(ROOT, path)) as f:
+                engine.add_data(yaml.safe_load(f), ".".join(prefix))
 
 
 def opa_eval(data, input_path, query):
@@ -78,6 +82,44 @@ def tollgate_eval(binary, data, input_path, query):
     if p.returncode == 2 and "errors" not in out:
         out = {"errors": [{"code": "exit_2", "message": p.stderr.strip()}]}
     return out
+
+
+TEST_DIRS = ["policies", "fixtures/opa-test/mixed"]
+
+
+def test_outcomes(binary):
+    """`tollgate test -f json DIR` against OPA evaluating each test rule (pass = true).
+
+    Only complete-rule tests with a unique name are compared: OPA's runner evaluates duplicate
+    names and partial-object tests in ways a plain query cannot reproduce."""
+    rows, diffs = [], []
+    for d in TEST_DIRS:
+        p = subprocess.run([binary, "test", "-f", "json", d], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        results = json.loads(p.stdout)
+        dup = {r["name"].split("#")[0] for r in results if "#" in r["name"]}
+        engine = OpaEngine()
+        try:
+            load_into(engine, d)
+            for r in results:
+                if r.get("skip") or "sub_results" in r or r["name"].split("#")[0] in dup:
+                    continue
+                tg = "error" if "error" in r else "fail" if r.get("fail") else "pass"
+                try:
+                    env = engine._call(engine._lib.OpaEvalQuery, _cstr(f"{r['package']}.{r['name']}"), b"", 0, 0)
+                    res = env.get("result") or []
+                    ok = bool(res) and res[0]["expressions"][0]["value"] is True
+                    opa = "pass" if ok else "fail"
+                except OpaError as e:
+                    # The bindings raise builtin errors; `opa test` does not (they make the
+                    # expression undefined, so the test fails) unless --strict-builtin-errors.
+                    opa = "fail" if "eval_builtin_error" in e.message else "error"
+                name = f"{r['package']}.{r['name']}"
+                rows.append((name, tg, opa))
+                if tg != opa:
+                    diffs.append(name)
+        finally:
+            engine.close()
+    return rows, diffs
 
 
 def canonical(v):
@@ -144,11 +186,23 @@ def main():
     print(f"{len(rows)} queries over {len(policies)} policies: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for name, opa, tg in unexpected:
+        if opa is None:
+            continue
         print(f"\nDIFF {name}\n  opa:      {json.dumps(opa, sort_keys=True)[:2000]}\n  tollgate: {json.dumps(tg, sort_keys=True)[:2000]}")
     for name in stale:
         print(f"\nSTALE known difference (now equal): {name}")
+    test_rows, test_diffs = test_outcomes(binary)
+    print(f"\n{'test (tollgate test vs OPA data.<pkg>.<test>)'.ljust(width)} | tollgate / opa")
+    print(f"{'-' * width}-+-------------")
+    for name, tg, opa in test_rows:
+        mark = "" if tg == opa else "   <-- DIFF"
+        print(f"{name.ljust(width)} | {tg} / {opa}{mark}")
+    print(f"\n{len(test_rows)} test outcomes compared, {len(test_diffs)} different")
+    for name in test_diffs:
+        unexpected.append((f"test {name}", None, None))
     failed = len(unexpected) + len(stale)
-    print(f"\nopa-diff: {len(rows) - failed} passed, {failed} failed")
+    total = len(rows) + len(test_rows)
+    print(f"\nopa-diff: {total - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
