@@ -1,10 +1,11 @@
 //! OPA builtins that regorus 0.14.1 lacks, registered with `Engine::add_extension`:
-//! `crypto.sha256`, `crypto.md5`, `crypto.hmac.sha256` and `net.cidr_intersects`. Each follows
-//! OPA's definition (hex-encoded lowercase digests; CIDR overlap for IPv4 and IPv6).
+//! `crypto.sha256`, `crypto.sha1`, `crypto.md5`, `crypto.hmac.{sha256,sha512,sha1,md5,equal}`
+//! and `net.cidr_intersects`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
+//! as `crypto.hmac.X(message, key)`; CIDR overlap for IPv4 and IPv6).
 
 use anyhow::{Result, anyhow, bail};
 use regorus::Value;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use std::net::IpAddr;
 
 /// Registers every extension on the engine.
@@ -26,15 +27,49 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
         }),
     )?;
     engine.add_extension(
-        "crypto.hmac.sha256".into(),
+        "crypto.sha1".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let text = string_arg(&args, 0, "crypto.sha1")?;
+            Ok(Value::from(hex::encode(sha1(text.as_bytes()))))
+        }),
+    )?;
+    type Hash = fn(&[u8]) -> Vec<u8>;
+    let hmacs: [(&str, Hash, usize); 4] = [
+        ("crypto.hmac.sha256", |b| Sha256::digest(b).to_vec(), 64),
+        ("crypto.hmac.sha512", |b| Sha512::digest(b).to_vec(), 128),
+        ("crypto.hmac.sha1", |b| sha1(b).to_vec(), 64),
+        ("crypto.hmac.md5", |b| md5(b).to_vec(), 64),
+    ];
+    for (name, hash, block) in hmacs {
+        engine.add_extension(
+            name.into(),
+            2,
+            Box::new(move |args: Vec<Value>| {
+                let message = string_arg(&args, 0, name)?;
+                let key = string_arg(&args, 1, name)?;
+                Ok(Value::from(hex::encode(hmac(
+                    hash,
+                    block,
+                    key.as_bytes(),
+                    message.as_bytes(),
+                ))))
+            }),
+        )?;
+    }
+    engine.add_extension(
+        "crypto.hmac.equal".into(),
         2,
         Box::new(|args: Vec<Value>| {
-            let message = string_arg(&args, 0, "crypto.hmac.sha256")?;
-            let key = string_arg(&args, 1, "crypto.hmac.sha256")?;
-            Ok(Value::from(hex::encode(hmac_sha256(
-                key.as_bytes(),
-                message.as_bytes(),
-            ))))
+            let a = string_arg(&args, 0, "crypto.hmac.equal")?;
+            let b = string_arg(&args, 1, "crypto.hmac.equal")?;
+            // Constant time in the content (lengths are not secret).
+            let same = a.len() == b.len()
+                && a.bytes()
+                    .zip(b.bytes())
+                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                    == 0;
+            Ok(Value::from(same))
         }),
     )?;
     engine.add_extension(
@@ -74,23 +109,80 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// HMAC (RFC 2104) over SHA-256.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
+/// HMAC (RFC 2104) over any hash with the given block size.
+pub fn hmac(hash: fn(&[u8]) -> Vec<u8>, block_size: usize, key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut block = vec![0u8; block_size];
+    let key = if key.len() > block_size {
+        hash(key)
     } else {
-        block[..key.len()].copy_from_slice(key);
+        key.to_vec()
+    };
+    block[..key.len()].copy_from_slice(&key);
+    let mut inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    inner.extend_from_slice(message);
+    let mut outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    outer.extend_from_slice(&hash(&inner));
+    hash(&outer)
+}
+
+/// HMAC-SHA-256.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    hmac(|b| Sha256::digest(b).to_vec(), 64, key, message)
+}
+
+/// SHA-1 (FIPS 180-4). Broken for collisions; OPA offers it for compatibility, and so do we.
+pub fn sha1(input: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xefcd_ab89,
+        0x98ba_dcfe,
+        0x1032_5476,
+        0xc3d2_e1f0,
+    ];
+    let mut message = input.to_vec();
+    let bit_len = (input.len() as u64).wrapping_mul(8);
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
     }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let inner = inner.finalize();
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    outer.finalize().into()
+    message.extend_from_slice(&bit_len.to_be_bytes());
+    for chunk in message.chunks_exact(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in chunk.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i / 20 {
+                0 => ((b & c) | (!b & d), 0x5a82_7999),
+                1 => (b ^ c ^ d, 0x6ed9_eba1),
+                2 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
+                _ => (b ^ c ^ d, 0xca62_c1d6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, word) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
 /// MD5 (RFC 1321). Broken as a security hash; OPA offers it for fingerprints, and so do we.
@@ -195,6 +287,14 @@ mod tests {
         assert_eq!(
             hex::encode(md5(b"The quick brown fox jumps over the lazy dog")),
             "9e107d9d372bb6826bd81d3542a419d6"
+        );
+        assert_eq!(
+            hex::encode(sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            hex::encode(sha1(b"")),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         );
         // RFC 4231 test case 2.
         assert_eq!(
