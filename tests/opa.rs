@@ -126,6 +126,22 @@ fn test_run_filters_and_exit_codes() {
 }
 
 #[test]
+fn test_with_a_bundle() {
+    let r = run(&[
+        "test",
+        "fixtures/opa-test/bundle-tests",
+        "-b",
+        "fixtures/opa-eval/bundle.tar.gz",
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "PASS: 1/1\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn test_load_errors_exit_1() {
     let r = run(&["test", "fixtures/opa-test/broken"]);
     assert_eq!(r.code, 1);
