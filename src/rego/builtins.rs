@@ -1,6 +1,6 @@
 //! OPA builtins that regorus 0.14.1 lacks, registered with `Engine::add_extension`:
 //! `crypto.sha256`, `crypto.sha1`, `crypto.md5`, `crypto.hmac.{sha256,sha512,sha1,md5,equal}`
-//! and `net.cidr_intersects`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
+//! `net.cidr_intersects`, `yaml.unmarshal` and `yaml.is_valid`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
 //! as `crypto.hmac.X(message, key)`; CIDR overlap for IPv4 and IPv6).
 
 use anyhow::{Result, anyhow, bail};
@@ -70,6 +70,26 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
                     .fold(0u8, |acc, (x, y)| acc | (x ^ y))
                     == 0;
             Ok(Value::from(same))
+        }),
+    )?;
+    engine.add_extension(
+        "yaml.unmarshal".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let text = string_arg(&args, 0, "yaml.unmarshal")?;
+            let json: serde_json::Value =
+                serde_saphyr::from_str(&text).map_err(|e| anyhow!("yaml.unmarshal: {e}"))?;
+            Value::from_json_str(&json.to_string())
+        }),
+    )?;
+    engine.add_extension(
+        "yaml.is_valid".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let text = string_arg(&args, 0, "yaml.is_valid")?;
+            Ok(Value::from(
+                serde_saphyr::from_str::<serde_json::Value>(&text).is_ok(),
+            ))
         }),
     )?;
     engine.add_extension(
