@@ -28,6 +28,10 @@ pub enum Command {
     Schema,
     /// Write a starter tollgate.yaml.
     Init(InitArgs),
+    /// Run Rego unit tests like `opa test` (exit 0 all pass, 2 a test failed, 1 load error).
+    Test(Box<crate::cli_opa::TestArgs>),
+    /// Evaluate a Rego query like `opa eval` (exit 0 ok, 1 a --fail* flag tripped, 2 error).
+    Eval(Box<crate::cli_opa::EvalArgs>),
 }
 
 /// `tollgate init`.

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audit;
 pub mod cli;
+pub mod cli_opa;
 pub mod context;
 pub mod cosign;
 pub mod diagnostic;
@@ -18,6 +19,7 @@ pub mod keystore;
 pub mod manifest;
 pub mod policy;
 pub mod registry;
+pub mod rego;
 pub mod report;
 pub mod rules;
 pub mod verify;

@@ -40,6 +40,8 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Test(args) => opa::run_test(&args),
+        Command::Eval(args) => opa::run_eval(&args),
     }
 }
 
@@ -208,5 +210,32 @@ fn write_or_fail(path: Option<&Path>, text: &str) -> ExitCode {
             let _ = writeln!(std::io::stderr(), "error: cannot write output: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writers for the OPA drop-ins (`tollgate test`, `tollgate eval`).
+mod opa {
+    use std::io::Write;
+    use std::process::ExitCode;
+    use tollgate::cli_opa::{EvalArgs, TestArgs};
+    use tollgate::rego::{self, test};
+
+    fn emit(stdout: &str, stderr: &str, code: u8) -> ExitCode {
+        let out = std::io::stdout().write_all(stdout.as_bytes());
+        let _ = std::io::stderr().write_all(stderr.as_bytes());
+        match out {
+            Ok(()) => ExitCode::from(code),
+            Err(_) => ExitCode::from(2),
+        }
+    }
+
+    pub fn run_eval(args: &EvalArgs) -> ExitCode {
+        let output = rego::eval::run(args, &mut std::io::stdin().lock());
+        emit(&output.stdout, &output.stderr, output.code)
+    }
+
+    pub fn run_test(args: &TestArgs) -> ExitCode {
+        let output = test::command(args);
+        emit(&output.stdout, &output.stderr, output.code)
     }
 }

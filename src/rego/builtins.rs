@@ -1,0 +1,337 @@
+//! OPA builtins that regorus 0.14.1 lacks, registered with `Engine::add_extension`:
+//! `crypto.sha256`, `crypto.sha1`, `crypto.md5`, `crypto.hmac.{sha256,sha512,sha1,md5,equal}`
+//! `net.cidr_intersects`, `yaml.unmarshal` and `yaml.is_valid`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
+//! as `crypto.hmac.X(message, key)`; CIDR overlap for IPv4 and IPv6).
+
+use anyhow::{Result, anyhow, bail};
+use regorus::Value;
+use sha2::{Digest, Sha256, Sha512};
+use std::net::IpAddr;
+
+/// Registers every extension on the engine.
+pub fn register(engine: &mut regorus::Engine) -> Result<()> {
+    engine.add_extension(
+        "crypto.sha256".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let text = string_arg(&args, 0, "crypto.sha256")?;
+            Ok(Value::from(hex::encode(Sha256::digest(text.as_bytes()))))
+        }),
+    )?;
+    engine.add_extension(
+        "crypto.md5".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let text = string_arg(&args, 0, "crypto.md5")?;
+            Ok(Value::from(hex::encode(md5(text.as_bytes()))))
+        }),
+    )?;
+    engine.add_extension(
+        "crypto.sha1".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let text = string_arg(&args, 0, "crypto.sha1")?;
+            Ok(Value::from(hex::encode(sha1(text.as_bytes()))))
+        }),
+    )?;
+    type Hash = fn(&[u8]) -> Vec<u8>;
+    let hmacs: [(&str, Hash, usize); 4] = [
+        ("crypto.hmac.sha256", |b| Sha256::digest(b).to_vec(), 64),
+        ("crypto.hmac.sha512", |b| Sha512::digest(b).to_vec(), 128),
+        ("crypto.hmac.sha1", |b| sha1(b).to_vec(), 64),
+        ("crypto.hmac.md5", |b| md5(b).to_vec(), 64),
+    ];
+    for (name, hash, block) in hmacs {
+        engine.add_extension(
+            name.into(),
+            2,
+            Box::new(move |args: Vec<Value>| {
+                let message = string_arg(&args, 0, name)?;
+                let key = string_arg(&args, 1, name)?;
+                Ok(Value::from(hex::encode(hmac(
+                    hash,
+                    block,
+                    key.as_bytes(),
+                    message.as_bytes(),
+                ))))
+            }),
+        )?;
+    }
+    engine.add_extension(
+        "crypto.hmac.equal".into(),
+        2,
+        Box::new(|args: Vec<Value>| {
+            let a = string_arg(&args, 0, "crypto.hmac.equal")?;
+            let b = string_arg(&args, 1, "crypto.hmac.equal")?;
+            // Constant time in the content (lengths are not secret).
+            let same = a.len() == b.len()
+                && a.bytes()
+                    .zip(b.bytes())
+                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                    == 0;
+            Ok(Value::from(same))
+        }),
+    )?;
+    engine.add_extension(
+        "yaml.unmarshal".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let text = string_arg(&args, 0, "yaml.unmarshal")?;
+            let json: serde_json::Value =
+                serde_saphyr::from_str(&text).map_err(|e| anyhow!("yaml.unmarshal: {e}"))?;
+            Value::from_json_str(&json.to_string())
+        }),
+    )?;
+    engine.add_extension(
+        "yaml.is_valid".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let text = string_arg(&args, 0, "yaml.is_valid")?;
+            Ok(Value::from(
+                serde_saphyr::from_str::<serde_json::Value>(&text).is_ok(),
+            ))
+        }),
+    )?;
+    engine.add_extension(
+        "net.cidr_intersects".into(),
+        2,
+        Box::new(|args: Vec<Value>| {
+            let a = parse_cidr(&string_arg(&args, 0, "net.cidr_intersects")?)?;
+            let b = parse_cidr(&string_arg(&args, 1, "net.cidr_intersects")?)?;
+            Ok(Value::from(cidrs_intersect(a, b)))
+        }),
+    )?;
+    Ok(())
+}
+
+fn string_arg(args: &[Value], index: usize, name: &str) -> Result<String> {
+    match args.get(index) {
+        Some(Value::String(s)) => Ok(s.to_string()),
+        Some(other) => bail!(
+            "{name}: operand {} must be string but got {}",
+            index + 1,
+            type_name(other)
+        ),
+        None => bail!("{name}: missing operand {}", index + 1),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Set(_) => "set",
+        Value::Object(_) => "object",
+        _ => "undefined",
+    }
+}
+
+/// HMAC (RFC 2104) over any hash with the given block size.
+pub fn hmac(hash: fn(&[u8]) -> Vec<u8>, block_size: usize, key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut block = vec![0u8; block_size];
+    let key = if key.len() > block_size {
+        hash(key)
+    } else {
+        key.to_vec()
+    };
+    block[..key.len()].copy_from_slice(&key);
+    let mut inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    inner.extend_from_slice(message);
+    let mut outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    outer.extend_from_slice(&hash(&inner));
+    hash(&outer)
+}
+
+/// HMAC-SHA-256.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    hmac(|b| Sha256::digest(b).to_vec(), 64, key, message)
+}
+
+/// SHA-1 (FIPS 180-4). Broken for collisions; OPA offers it for compatibility, and so do we.
+pub fn sha1(input: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xefcd_ab89,
+        0x98ba_dcfe,
+        0x1032_5476,
+        0xc3d2_e1f0,
+    ];
+    let mut message = input.to_vec();
+    let bit_len = (input.len() as u64).wrapping_mul(8);
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&bit_len.to_be_bytes());
+    for chunk in message.chunks_exact(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in chunk.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i / 20 {
+                0 => ((b & c) | (!b & d), 0x5a82_7999),
+                1 => (b ^ c ^ d, 0x6ed9_eba1),
+                2 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
+                _ => (b ^ c ^ d, 0xca62_c1d6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, word) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// MD5 (RFC 1321). Broken as a security hash; OPA offers it for fingerprints, and so do we.
+pub fn md5(input: &[u8]) -> [u8; 16] {
+    const S: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64u32)
+        .map(|i| ((f64::from(i) + 1.0).sin().abs() * 4_294_967_296.0) as u32)
+        .collect();
+    let mut state: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+    let mut message = input.to_vec();
+    let bit_len = (input.len() as u64).wrapping_mul(8);
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&bit_len.to_le_bytes());
+    for chunk in message.chunks_exact(64) {
+        let m: Vec<u32> = chunk
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let [mut a, mut b, mut c, mut d] = state;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f.rotate_left(S[i]));
+        }
+        state[0] = state[0].wrapping_add(a);
+        state[1] = state[1].wrapping_add(b);
+        state[2] = state[2].wrapping_add(c);
+        state[3] = state[3].wrapping_add(d);
+    }
+    let mut out = [0u8; 16];
+    for (i, word) in state.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    out
+}
+
+/// A network: address bits as a 128-bit number (IPv4 mapped into the low 32 bits), prefix
+/// length, and the family width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cidr {
+    bits: u128,
+    prefix: u32,
+    width: u32,
+}
+
+fn parse_cidr(text: &str) -> Result<Cidr> {
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| anyhow!("net.cidr_intersects: invalid CIDR address: {text}"))?;
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| anyhow!("net.cidr_intersects: invalid CIDR address: {text}"))?;
+    let (bits, width) = match addr {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+        IpAddr::V6(v6) => (u128::from(v6), 128),
+    };
+    let prefix: u32 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= width)
+        .ok_or_else(|| anyhow!("net.cidr_intersects: invalid CIDR address: {text}"))?;
+    Ok(Cidr {
+        bits,
+        prefix,
+        width,
+    })
+}
+
+fn cidrs_intersect(a: Cidr, b: Cidr) -> bool {
+    if a.width != b.width {
+        return false;
+    }
+    // Two networks overlap exactly when they agree on the shorter prefix.
+    let shorter = a.prefix.min(b.prefix);
+    let shift = a.width - shorter;
+    let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
+    (a.bits & mask) == (b.bits & mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_match_known_vectors() {
+        assert_eq!(hex::encode(md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            hex::encode(md5(b"The quick brown fox jumps over the lazy dog")),
+            "9e107d9d372bb6826bd81d3542a419d6"
+        );
+        assert_eq!(
+            hex::encode(sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            hex::encode(sha1(b"")),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+        // RFC 4231 test case 2.
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn cidrs_overlap() {
+        let p = |t: &str| parse_cidr(t).expect("cidr");
+        assert!(cidrs_intersect(p("192.168.0.0/16"), p("192.168.1.0/24")));
+        assert!(!cidrs_intersect(p("10.0.0.0/8"), p("192.168.0.0/16")));
+        assert!(cidrs_intersect(p("0.0.0.0/0"), p("1.2.3.4/32")));
+        assert!(cidrs_intersect(p("fd00::/8"), p("fd12::/16")));
+        assert!(!cidrs_intersect(p("10.0.0.0/8"), p("fd00::/8")));
+        assert!(parse_cidr("10.0.0.0/33").is_err());
+        assert!(parse_cidr("nope").is_err());
+    }
+}
