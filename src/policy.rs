@@ -272,6 +272,10 @@ impl PolicySet {
             }
         }
         for path in &options.policies {
+            if is_archive(path) {
+                set.add_archive(path)?;
+                continue;
+            }
             let found = policy_files(path)?;
             for file in found.policies {
                 let text = read_limited(&file)?;
@@ -324,6 +328,34 @@ impl PolicySet {
             }
         }
         self.files.push(file.to_owned());
+        Ok(())
+    }
+
+    /// Loads a compressed OPA bundle (`.tar.gz`) with the loader `tollgate eval -b` uses:
+    /// `.manifest` roots enforced, data placed by folder, `*_test.rego` files skipped.
+    fn add_archive(&mut self, path: &Path) -> Result<(), PolicyError> {
+        let file = path.display().to_string();
+        let mut bundle = crate::rego::Loaded::default();
+        bundle.add_bundle(path).map_err(|e| PolicyError::Read {
+            path: file.clone(),
+            reason: e.message.clone(),
+        })?;
+        for module in &bundle.modules {
+            if !module.file.ends_with("_test.rego") {
+                self.add_policy(&module.file, &module.text)?;
+            }
+        }
+        if !bundle.data.is_empty() {
+            let value = regorus::Value::from_json_str(&Json::Object(bundle.data).to_string())
+                .map_err(|e| PolicyError::Data {
+                    file: file.clone(),
+                    message: e.to_string(),
+                })?;
+            self.engine.add_data(value).map_err(|e| PolicyError::Data {
+                file,
+                message: e.to_string(),
+            })?;
+        }
         Ok(())
     }
 
@@ -599,6 +631,11 @@ pub fn declared_gate_rules(text: &str) -> BTreeSet<String> {
     names
 }
 
+fn is_archive(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with(".tar.gz") || name.ends_with(".tgz")
+}
+
 /// What a `--policy` argument contributes.
 #[derive(Debug, Default)]
 struct PolicyFiles {
@@ -622,12 +659,6 @@ fn policy_files(path: &Path) -> Result<PolicyFiles, PolicyError> {
     let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
     if meta.is_file() {
         let name = path.to_string_lossy();
-        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-            return Err(PolicyError::Read {
-                path: name.into_owned(),
-                reason: "compressed bundles are not supported by `check` yet; extract the bundle and pass its directory".into(),
-            });
-        }
         if path.extension().is_none_or(|e| e != "rego") {
             return Err(PolicyError::Read {
                 path: name.into_owned(),

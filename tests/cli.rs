@@ -385,3 +385,40 @@ fn init_writes_a_manifest_that_check_accepts() {
         .code(1)
         .stderr(predicate::str::contains("test-report-missing"));
 }
+
+#[test]
+fn a_compressed_bundle_is_a_policy_source_for_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("team")).expect("mkdir");
+    std::fs::write(src.join(".manifest"), r#"{"roots": ["team"]}"#).expect("write");
+    std::fs::write(
+        src.join("team/owner.rego"),
+        "package team\n\ndeny contains {\"msg\": \"owner is not registered\", \"rule\": \"team-owner\", \"path\": [\"metadata\", \"owner\"]} if {\n  not input.manifest.metadata.owner in data.team.owners\n}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        src.join("team/data.json"),
+        r#"{"owners": ["team-billing"]}"#,
+    )
+    .expect("write");
+    let bundle = dir.path().join("bundle.tar.gz");
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&bundle)
+        .arg("-C")
+        .arg(&src)
+        .args([".manifest", "team"])
+        .status()
+        .expect("tar runs");
+    assert!(status.success());
+    tollgate()
+        .args(["check", "--platform", "local", "-m", EXAMPLE, "-p"])
+        .arg(&bundle)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("team-owner")
+                .and(predicate::str::contains("tollgate.yaml:6:10")),
+        );
+}
