@@ -20,4 +20,5 @@ pub mod policy;
 pub mod registry;
 pub mod report;
 pub mod rules;
+pub mod signing;
 pub mod verify;
