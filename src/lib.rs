@@ -12,6 +12,7 @@ pub mod cosign;
 pub mod diagnostic;
 pub mod evidence;
 pub mod finding;
+pub mod governance;
 pub mod init;
 pub mod input;
 pub mod keystore;

@@ -1,0 +1,160 @@
+//! The governance commands of the binary: `keygen`, `signoff`, `waiver sign`, `audit verify`.
+//! Each writes its own messages and returns the exit code.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use tollgate::cli::{AuditVerifyArgs, KeygenArgs, SignoffArgs, WaiverSignArgs};
+use tollgate::context::Environment;
+use tollgate::governance;
+use tollgate::keystore::PublicKey;
+use tollgate::signing::{self, PrivateKey};
+
+fn environment() -> Environment {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    Environment::from_process_for(&cwd, Some(tollgate::context::Platform::Local))
+}
+
+fn say(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+fn fail(code: u8, text: &str) -> ExitCode {
+    say(text);
+    ExitCode::from(code)
+}
+
+/// `tollgate keygen NAME`.
+pub fn keygen(args: &KeygenArgs) -> ExitCode {
+    let env = environment();
+    let pass = signing::passphrase(&env);
+    match governance::keygen(&args.name, pass.as_bytes(), args.force) {
+        Ok(id) => {
+            let name = args.name.display();
+            if pass.is_empty() {
+                say(
+                    "warning: the private key is encrypted with an empty passphrase (set COSIGN_PASSWORD or TOLLGATE_PASSWORD)",
+                );
+            }
+            say(&format!(
+                "Private key written to {name}.key\nPublic key written to {name}.pub\nKey id (SHA-256 of the public key): {id}"
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, &format!("error[keygen]: {e}")),
+    }
+}
+
+/// `tollgate signoff`.
+pub fn signoff(args: &SignoffArgs) -> ExitCode {
+    let env = environment();
+    let manifest = match tollgate::manifest::load(&args.manifest) {
+        Ok(m) => m,
+        Err(e) => {
+            for d in e.diagnostics() {
+                say(&format!("{:?}", miette::Report::new(d)));
+            }
+            return fail(
+                2,
+                &format!(
+                    "error[signoff]: cannot sign off {}: {e}",
+                    args.manifest.display()
+                ),
+            );
+        }
+    };
+    let key = match PrivateKey::load(&args.key, &env) {
+        Ok(k) => k,
+        Err(e) => return fail(2, &format!("error[signoff]: {e}")),
+    };
+    if args.role.trim().is_empty() {
+        return fail(2, "error[signoff]: --role must not be empty");
+    }
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| governance::default_signoff_dir(&manifest));
+    match governance::write_signoff(
+        &manifest,
+        &key,
+        &args.role,
+        args.comment.as_deref(),
+        &dir,
+        jiff::Timestamp::now(),
+    ) {
+        Ok(path) => {
+            say(&format!(
+                "signed off {} ({}) for role '{}' with key {}: {}",
+                manifest.display,
+                governance::manifest_digest(&manifest),
+                args.role,
+                &key.key_id()[..12],
+                path.display()
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(2, &format!("error[signoff]: {e}")),
+    }
+}
+
+/// `tollgate waiver sign`.
+pub fn waiver_sign(args: &WaiverSignArgs) -> ExitCode {
+    let env = environment();
+    let key = match PrivateKey::load(&args.key, &env) {
+        Ok(k) => k,
+        Err(e) => return fail(2, &format!("error[waiver]: {e}")),
+    };
+    match governance::sign_waivers(&args.file, &key, jiff::Timestamp::now()) {
+        Ok(n) => {
+            say(&format!(
+                "signed {n} waiver(s) in {} with key {}",
+                args.file.display(),
+                &key.key_id()[..12]
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(2, &format!("error[waiver]: {e}")),
+    }
+}
+
+/// `tollgate audit verify`: 0 intact, 1 tampered, 2 unreadable.
+pub fn audit_verify(args: &AuditVerifyArgs) -> ExitCode {
+    let key = match &args.key {
+        None => None,
+        Some(k) => match read_public(Path::new(k)) {
+            Ok(p) => Some(p),
+            Err(e) => return fail(2, &format!("error[audit]: --key {k}: {e}")),
+        },
+    };
+    let check = key
+        .as_ref()
+        .map(|k| move |message: &[u8], sig: &[u8]| k.verify(message, sig));
+    let check_ref = check.as_ref().map(|f| f as &dyn Fn(&[u8], &[u8]) -> bool);
+    match tollgate::audit::verify_signed(&args.file, check_ref) {
+        Ok(v) => match v.tamper {
+            None => {
+                let signed = if key.is_some() {
+                    ", all signed by the key"
+                } else {
+                    ""
+                };
+                let _ = writeln!(std::io::stdout(), "ok: {} records{signed}", v.records);
+                ExitCode::SUCCESS
+            }
+            Some(t) => {
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "tampered: {t} ({} records verified before it)",
+                    v.records
+                );
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => fail(2, &format!("error[audit]: {e}")),
+    }
+}
+
+fn read_public(path: &Path) -> Result<PublicKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    PublicKey::from_pem(&text)
+}
