@@ -207,8 +207,14 @@ pub fn write_signoff(
             }
         })
         .collect();
-    let stamp = now.strftime("%Y%m%dT%H%M%S%.fZ").to_string();
-    let path = dir.join(format!("{safe_role}-{}-{stamp}.json", &key_id[..12]));
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let base = format!("{safe_role}-{}-{stamp}", &key_id[..12]);
+    let mut path = dir.join(format!("{base}.json"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{base}-{n}.json"));
+        n += 1;
+    }
     let mut text = serde_json::to_string_pretty(&Json::Object(doc)).unwrap_or_default();
     text.push('\n');
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
