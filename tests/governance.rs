@@ -732,3 +732,78 @@ fn signed_audit_records_verify_only_with_the_right_key() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("audit::append"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Interop: the key format against an independent implementation (PyNaCl + cryptography)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn keys_interoperate_with_an_independent_implementation_of_cosigns_format() {
+    let python = std::env::var("TOLLGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let usable = std::process::Command::new(&python)
+        .args(["-c", "import nacl, cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{python} lacks pynacl/cryptography (scripts/test installs them)"
+        );
+        eprintln!("skipped: {python} lacks pynacl/cryptography (scripts/test installs them)");
+        return;
+    }
+    let (_t, dir) = fixture();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/cosign_key_check.py");
+    let py = |args: &[&str]| {
+        let out = std::process::Command::new(&python)
+            .arg(&script)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("python runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // tollgate writes, Python reads with the documented parameters.
+    let out = tollgate(&dir)
+        .args(["keygen", "ours"])
+        .env("COSIGN_PASSWORD", "pass phrase")
+        .output()
+        .expect("keygen");
+    assert!(out.status.success());
+    let (ok, err) = py(&["read", "ours.key", "ours.pub", "pass phrase"]);
+    assert!(ok, "{err}");
+    let (ok, _) = py(&["read", "ours.key", "ours.pub", "other"]);
+    assert!(!ok, "a wrong passphrase must not decrypt");
+    // Python writes like cosign (older label), tollgate signs with it, Python verifies.
+    let (ok, err) = py(&["write", "theirs", "pw"]);
+    assert!(ok, "{err}");
+    let out = tollgate(&dir)
+        .args([
+            "signoff",
+            "--key",
+            "theirs.key",
+            "--role",
+            "qa",
+            "--dir",
+            "out",
+        ])
+        .env("COSIGN_PASSWORD", "pw")
+        .output()
+        .expect("signoff");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = std::fs::read_dir(dir.join("out"))
+        .expect("out")
+        .next()
+        .expect("a sign-off")
+        .expect("entry")
+        .path();
+    let (ok, err) = py(&["verify", &file.display().to_string(), "theirs.pub"]);
+    assert!(ok, "{err}");
+}
