@@ -749,7 +749,10 @@ fn keys_interoperate_with_an_independent_implementation_of_cosigns_format() {
             std::env::var_os("CI").is_none(),
             "{python} lacks pynacl/cryptography (scripts/test installs them)"
         );
-        eprintln!("skipped: {python} lacks pynacl/cryptography (scripts/test installs them)");
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("SKIPPED: {python} lacks pynacl/cryptography (scripts/test installs them)");
+        }
         return;
     }
     let (_t, dir) = fixture();
