@@ -166,7 +166,12 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// The default sign-off folder for a manifest.
 pub fn default_signoff_dir(manifest: &LoadedManifest) -> PathBuf {
-    manifest.base_dir().join(SIGNOFF_DIR)
+    let base = manifest.base_dir();
+    if base == Path::new(".") {
+        PathBuf::from(SIGNOFF_DIR)
+    } else {
+        base.join(SIGNOFF_DIR)
+    }
 }
 
 /// Writes a signed sign-off for `role` of `manifest` into `dir`; returns the file written.
