@@ -41,53 +41,89 @@ struct RunFacts {
 }
 
 /// Runs the gate. `env` is the environment snapshot taken once in `main`; `now` the run's time.
-/// With `--audit-log`, the decision is appended to the trail; a failure to do so is an error
-/// (exit 2).
+/// With `--attest`, the decision is written as a signed in-toto statement; with `--audit-log`, it
+/// is appended to the trail. A failure to do either is an error (exit 2).
 pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> CheckOutcome {
+    let key_failure = |code: &str, flag: &str, e: &crate::signing::SigningError| {
+        CheckOutcome::Report(Box::new(Report::of_errors(
+            Some(args.manifest.display().to_string()),
+            None,
+            vec![RunError {
+                code: code.into(),
+                message: e.to_string(),
+                location: None,
+                help: Some(format!(
+                    "{flag} takes a private key written by `tollgate keygen` (passphrase in COSIGN_PASSWORD or TOLLGATE_PASSWORD)"
+                )),
+            }],
+            Vec::new(),
+            args.fail_on,
+        )))
+    };
     let audit_key = match (&args.audit_log, &args.audit_key) {
         (Some(_), Some(key)) => match PrivateKey::load(key, env) {
             Ok(k) => Some(k),
-            Err(e) => {
-                return CheckOutcome::Report(Box::new(Report::of_errors(
-                    Some(args.manifest.display().to_string()),
-                    None,
-                    vec![RunError {
-                        code: "audit::key".into(),
-                        message: e.to_string(),
-                        location: None,
-                        help: Some("--audit-key takes a private key written by `tollgate keygen` (passphrase in COSIGN_PASSWORD or TOLLGATE_PASSWORD)".into()),
-                    }],
-                    Vec::new(),
-                    args.fail_on,
-                )));
-            }
+            Err(e) => return key_failure("audit::key", "--audit-key", &e),
+        },
+        _ => None,
+    };
+    let attest_key = match (&args.attest, &args.attest_key) {
+        (Some(_), Some(key)) => match PrivateKey::load(key, env) {
+            Ok(k) => Some(k),
+            Err(e) => return key_failure("attest::key", "--attest-key", &e),
         },
         _ => None,
     };
     let mut facts = RunFacts::default();
-    let outcome = check_inner(args, env, now, &mut facts);
-    let Some(log) = &args.audit_log else {
-        return outcome;
-    };
-    let mut report = match outcome {
+    let mut report = match check_inner(args, env, now, &mut facts) {
         CheckOutcome::Report(r) => r,
         input => return input,
     };
-    let record = audit_record(args, &report, &facts, now, audit_key.as_ref());
-    let signer = audit_key.as_ref().map(|k| {
-        move |hash: &[u8]| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(k.sign(hash))
-        }
-    });
-    let sign_ref = signer.as_ref().map(|f| f as &dyn Fn(&[u8]) -> String);
-    if let Err(e) = audit::append_signed(log, record, sign_ref) {
-        report.errors.push(RunError {
-            code: "audit::append".into(),
-            message: format!("cannot record the decision: {e}"),
-            location: None,
-            help: Some("the audit log must be writable and intact (`tollgate audit verify FILE`); the decision is not trusted without its record".into()),
+    if let Some(log) = &args.audit_log {
+        let record = audit_record(args, &report, &facts, now, audit_key.as_ref());
+        let signer = audit_key.as_ref().map(|k| {
+            move |hash: &[u8]| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(k.sign(hash))
+            }
         });
+        let sign_ref = signer.as_ref().map(|f| f as &dyn Fn(&[u8]) -> String);
+        if let Err(e) = audit::append_signed(log, record, sign_ref) {
+            report.errors.push(RunError {
+                code: "audit::append".into(),
+                message: format!("cannot record the decision: {e}"),
+                location: None,
+                help: Some("the audit log must be writable and intact (`tollgate audit verify FILE`); the decision is not trusted without its record".into()),
+            });
+        }
+    }
+    // After the audit record, so an attestation never claims a decision the trail lacks.
+    if let (Some(path), Some(key)) = (&args.attest, &attest_key) {
+        let manifest = report
+            .manifest_file
+            .clone()
+            .unwrap_or_else(|| args.manifest.display().to_string());
+        let decision = crate::attest::Decision {
+            report: &report,
+            manifest: &manifest,
+            manifest_digest: facts.manifest_digest.as_deref(),
+            policy_digest: facts.policy_digest.as_deref(),
+            now,
+        };
+        let envelope = crate::attest::envelope(&crate::attest::statement(&decision), key);
+        let written = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, format!("{envelope}\n")));
+        if let Err(e) = written {
+            report.errors.push(RunError {
+                code: "attest::write".into(),
+                message: format!("cannot write the attestation {}: {e}", path.display()),
+                location: None,
+                help: Some("--attest needs a writable path".into()),
+            });
+        }
     }
     CheckOutcome::Report(report)
 }

@@ -40,6 +40,31 @@ pub enum Command {
     /// Work with the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Work with decision attestations (check --attest).
+    #[command(subcommand)]
+    Attestation(AttestationCommand),
+}
+
+/// `tollgate attestation ...`.
+#[derive(Debug, Subcommand)]
+pub enum AttestationCommand {
+    /// Check a decision attestation: signed by PUB, written by tollgate, verdict PASSED (and
+    /// about --digest). Exit 0 passed, 1 failed or not verified, 2 unreadable.
+    Verify(AttestationVerifyArgs),
+}
+
+/// `tollgate attestation verify`.
+#[derive(Debug, Args)]
+pub struct AttestationVerifyArgs {
+    /// The attestation (a DSSE envelope written by check --attest).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The public key of --attest-key.
+    #[arg(long, value_name = "PUB")]
+    pub key: PathBuf,
+    /// An image digest (sha256:...) the attestation must be about.
+    #[arg(long, value_name = "DIGEST")]
+    pub digest: Option<String>,
 }
 
 /// `tollgate keygen`.
@@ -214,6 +239,15 @@ pub struct CheckArgs {
     /// Sign each audit record's hash with this private key.
     #[arg(long, value_name = "KEY", requires = "audit_log")]
     pub audit_key: Option<String>,
+
+    /// Write the decision as a signed in-toto statement (SLSA verification summary about the
+    /// image digests, DSSE envelope) to FILE.
+    #[arg(long, value_name = "FILE", requires = "attest_key")]
+    pub attest: Option<PathBuf>,
+
+    /// The private key that signs --attest.
+    #[arg(long, value_name = "KEY", requires = "attest")]
+    pub attest_key: Option<String>,
 }
 
 /// `tollgate verify`.

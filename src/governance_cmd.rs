@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use tollgate::cli::{AuditVerifyArgs, KeygenArgs, SignoffArgs, WaiverSignArgs};
+use tollgate::cli::{
+    AttestationVerifyArgs, AuditVerifyArgs, KeygenArgs, SignoffArgs, WaiverSignArgs,
+};
 use tollgate::context::Environment;
 use tollgate::governance;
 use tollgate::keystore::PublicKey;
@@ -157,4 +159,44 @@ pub fn audit_verify(args: &AuditVerifyArgs) -> ExitCode {
 fn read_public(path: &Path) -> Result<PublicKey, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     PublicKey::from_pem(&text)
+}
+
+/// `tollgate attestation verify`: 0 verified and PASSED, 1 not verified or FAILED, 2 unreadable.
+pub fn attestation_verify(args: &AttestationVerifyArgs) -> ExitCode {
+    let key = match read_public(&args.key) {
+        Ok(k) => k,
+        Err(e) => {
+            return fail(
+                2,
+                &format!("error[attestation]: --key {}: {e}", args.key.display()),
+            );
+        }
+    };
+    if !args.file.is_file() {
+        return fail(
+            2,
+            &format!("error[attestation]: {}: no such file", args.file.display()),
+        );
+    }
+    match tollgate::attest::verify_file(&args.file, &key, args.digest.as_deref()) {
+        Ok(v) => {
+            let line = format!(
+                "{}: verdict {} at {} for {}",
+                args.file.display(),
+                v.result,
+                v.time,
+                v.subjects.join(", ")
+            );
+            let _ = writeln!(std::io::stdout(), "{line}");
+            if v.result == "PASSED" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => fail(
+            1,
+            &format!("error[attestation]: {}: {e}", args.file.display()),
+        ),
+    }
 }

@@ -5,6 +5,7 @@
 //! [`finding`]s → [`report`]ers → exit code. Only `main` prints or exits.
 
 pub mod app;
+pub mod attest;
 pub mod audit;
 pub mod cli;
 pub mod context;

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use tollgate::app::VerifySetupError;
 use tollgate::app::{self, CheckOutcome};
 use tollgate::cli::{
-    AuditCommand, CheckArgs, Cli, ColorChoice, Command, VerifyArgs, VerifyFormat, WaiverCommand,
+    AttestationCommand, AuditCommand, CheckArgs, Cli, ColorChoice, Command, VerifyArgs,
+    VerifyFormat, WaiverCommand,
 };
 use tollgate::context::Environment;
 use tollgate::cosign::Outcome;
@@ -33,6 +34,9 @@ fn main() -> ExitCode {
         Command::Signoff(args) => governance_cmd::signoff(&args),
         Command::Waiver(WaiverCommand::Sign(args)) => governance_cmd::waiver_sign(&args),
         Command::Audit(AuditCommand::Verify(args)) => governance_cmd::audit_verify(&args),
+        Command::Attestation(AttestationCommand::Verify(args)) => {
+            governance_cmd::attestation_verify(&args)
+        }
         Command::Schema => write_or_fail(None, tollgate::manifest::schema::MANIFEST_SCHEMA),
         Command::Init(args) => match tollgate::init::write_starter(&args.manifest, args.force) {
             Ok(()) => {

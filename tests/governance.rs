@@ -809,4 +809,90 @@ fn keys_interoperate_with_an_independent_implementation_of_cosigns_format() {
         .path();
     let (ok, err) = py(&["verify", &file.display().to_string(), "theirs.pub"]);
     assert!(ok, "{err}");
+    // The decision attestation is a DSSE envelope that an independent verifier accepts.
+    let out = tollgate(&dir)
+        .args(["check", "--platform", "local", "--context", "context.json"])
+        .args(["--attest", "decision.json", "--attest-key", "ours.key"])
+        .env("COSIGN_PASSWORD", "pass phrase")
+        .output()
+        .expect("check");
+    assert_eq!(out.status.code(), Some(1));
+    let (ok, err) = py(&["dsse", "decision.json", "ours.pub"]);
+    assert!(ok, "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decision attestation
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_decision_attestation_records_the_verdict_and_verifies_only_with_the_key() {
+    let (_t, dir) = fixture();
+    let attest = |name: &str| {
+        run(
+            &dir,
+            &[
+                "check",
+                "--platform",
+                "local",
+                "--context",
+                "context.json",
+                "--attest",
+                name,
+                "--attest-key",
+                "keys/alice.key",
+            ],
+        )
+    };
+    let verify = |name: &str, key: &str, digest: Option<&str>| {
+        let mut args = vec!["attestation", "verify", name, "--key", key];
+        if let Some(d) = digest {
+            args.extend(["--digest", d]);
+        }
+        run(&dir, &args)
+    };
+    // Denied (no sign-off, quota exceeded): the attestation says FAILED.
+    let (code, _, stderr) = attest("out/denied.json");
+    assert_eq!(code, 1, "{stderr}");
+    let (code, stdout, _) = verify("out/denied.json", "keys/alice.pub", None);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("verdict FAILED"), "{stdout}");
+
+    signoff(&dir, "keys/alice.key", "security");
+    write_waiver(&dir, "resource-quota-exceeded", "*", &days_from_now(30));
+    sign_waivers(&dir, "keys/alice.key");
+    let (code, _, stderr) = attest("out/passed.json");
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = verify("out/passed.json", "keys/alice.pub", None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("verdict PASSED"), "{stdout}");
+    // Without images, the subject is the manifest by its canonical digest.
+    let envelope: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/passed.json")).expect("read"))
+            .expect("json");
+    use base64::Engine as _;
+    let statement: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().expect("payload"))
+            .expect("b64"),
+    )
+    .expect("statement");
+    assert_eq!(statement["subject"][0]["name"], "tollgate.yaml");
+    assert_eq!(statement["predicate"]["tollgate"]["waived"], 1);
+    let digest = statement["subject"][0]["digest"]["sha256"]
+        .as_str()
+        .expect("digest")
+        .to_owned();
+    let (code, _, _) = verify(
+        "out/passed.json",
+        "keys/alice.pub",
+        Some(&format!("sha256:{digest}")),
+    );
+    assert_eq!(code, 0);
+    let (code, _, stderr) = verify("out/passed.json", "keys/alice.pub", Some("sha256:00"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no subject has digest"), "{stderr}");
+    let (code, _, stderr) = verify("out/passed.json", "keys/bob.pub", None);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no signature"), "{stderr}");
 }

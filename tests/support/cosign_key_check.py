@@ -9,6 +9,9 @@ Usage: cosign_key_check.py read KEY PUB PASSWORD
        cosign_key_check.py verify SIGNOFF PUB
          Verifies a tollgate sign-off: ECDSA P-256 SHA-256 over the canonical JSON of the
          document without `signature`.
+       cosign_key_check.py dsse ENVELOPE PUB
+         Verifies a `check --attest` DSSE envelope (PAE "DSSEv1 len type len body") and prints
+         the in-toto statement's verificationResult.
 Only PyNaCl, `cryptography` and the standard library are used. Exit 0 on success.
 """
 import base64
@@ -85,6 +88,19 @@ def verify(signoff_path: str, pub_path: str) -> None:
     print(f"ok: {signoff_path} is signed by {pub_path}")
 
 
+def dsse(envelope_path: str, pub_path: str) -> None:
+    env = json.load(open(envelope_path))
+    body = base64.b64decode(env["payload"])
+    kind = env["payloadType"].encode()
+    pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(body), body)
+    public = serialization.load_pem_public_key(open(pub_path, "rb").read())
+    public.verify(base64.b64decode(env["signatures"][0]["sig"]), pae, ec.ECDSA(hashes.SHA256()))
+    statement = json.loads(body)
+    assert statement["_type"] == "https://in-toto.io/Statement/v1"
+    assert statement["predicateType"] == "https://slsa.dev/verification_summary/v1"
+    print(statement["predicate"]["verificationResult"])
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"read": read, "write": write, "verify": verify}[command](*args)
+    {"read": read, "write": write, "verify": verify, "dsse": dsse}[command](*args)
