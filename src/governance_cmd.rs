@@ -72,6 +72,7 @@ pub fn signoff(args: &SignoffArgs) -> ExitCode {
     if args.role.trim().is_empty() {
         return fail(2, "error[signoff]: --role must not be empty");
     }
+    warn_about_role(&key, &args.role, &env);
     let dir = args
         .dir
         .clone()
@@ -198,5 +199,33 @@ pub fn attestation_verify(args: &AttestationVerifyArgs) -> ExitCode {
             1,
             &format!("error[attestation]: {}: {e}", args.file.display()),
         ),
+    }
+}
+
+/// With ./tollgate-keystore.yaml present, says when `check` would ignore this sign-off.
+fn warn_about_role(key: &PrivateKey, role: &str, env: &Environment) {
+    let path = Path::new(tollgate::keystore::DEFAULT_KEYSTORE);
+    if !path.is_file() {
+        return;
+    }
+    let Ok(store) = tollgate::keystore::KeyStore::load(path, env) else {
+        return;
+    };
+    let id = key.key_id();
+    let entry = store.entries.iter().find(|e| match &e.trust {
+        tollgate::keystore::Trust::Key(k) => signing::key_id(k) == id,
+        tollgate::keystore::Trust::Keyless(_) => false,
+    });
+    match entry {
+        None => say(&format!(
+            "warning: this key is not in {}; `check` will ignore the sign-off until it is",
+            path.display()
+        )),
+        Some(e) if !e.has_role(&format!("signoff:{role}")) => say(&format!(
+            "warning: key '{}' does not hold `signoff:{role}` in {}; `check` will ignore the sign-off",
+            e.name,
+            path.display()
+        )),
+        Some(_) => {}
     }
 }

@@ -224,7 +224,15 @@ fn two_signoffs_by_the_same_key_count_once() {
 #[test]
 fn a_signoff_by_a_key_without_the_role_is_ignored() {
     let (_t, dir) = fixture();
-    signoff(&dir, "keys/bob.key", "security");
+    let (code, _, stderr) = run(
+        &dir,
+        &["signoff", "--key", "keys/bob.key", "--role", "security"],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("key 'bob' does not hold `signoff:security`"),
+        "{stderr}"
+    );
     let (code, report) = check(&dir, &[]);
     assert_eq!(code, 1);
     assert!(rules(&report).contains("signoff-missing"));
