@@ -108,6 +108,18 @@ rules := {
 		"waivable": true,
 		"help": "Deploy protected environments only from a protected branch or tag (e.g. merge to main first).",
 	},
+	"signoff-invalid": {
+		"severity": "warning",
+		"waivable": false,
+		"help": "Sign off again with `tollgate signoff` using a key-store key that holds signoff:<role>, after the last manifest change.",
+	},
+	# Produced by tollgate itself (waivers are applied after policy evaluation); listed here so
+	# the catalogue stays the single source of severity, help and waivability.
+	"waiver-invalid": {
+		"severity": "warning",
+		"waivable": false,
+		"help": "Fix the waiver: sign it with `tollgate waiver sign` using a key whose scopes cover the rule, keep it unexpired and within the maximum lifetime, or remove it.",
+	},
 }
 
 # result builds a finding object with the catalogue's severity, help and waivable flag.

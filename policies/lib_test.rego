@@ -153,11 +153,12 @@ test_catalogue_has_every_rule_id if {
 		"image-signature-missing", "image-attestation-missing", "iam-role-prohibited",
 		"resource-quota-exceeded", "test-report-missing", "test-failed", "scan-report-missing",
 		"scan-threshold-exceeded", "signoff-missing", "data-residency-violation", "protected-ref-required",
+		"signoff-invalid", "waiver-invalid",
 	}
 	not_waivable := {id | some id, r in lib.rules; r.waivable == false}
 	not_waivable == {
 		"image-signature-missing", "image-attestation-missing", "image-registry-not-approved",
-		"base-image-not-approved", "image-not-pinned",
+		"base-image-not-approved", "image-not-pinned", "signoff-invalid", "waiver-invalid",
 	}
 }
 

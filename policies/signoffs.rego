@@ -39,3 +39,26 @@ deny contains r if {
 _who(have) := sprintf(" (%s)", [concat(", ", sort(have))]) if {
 	count(have) > 0
 } else := ""
+
+# METADATA
+# title: Sign-off invalid
+# description: >-
+#   A sign-off in the sign-off folder does not count: bad signature, a key the key store does
+#   not hold, a key without signoff:<role>, a different (older) manifest, or a malformed file.
+#   tollgate verifies sign-offs and lists the rejected ones in input.signoff_problems.
+# custom:
+#   id: signoff-invalid
+#   severity: warning
+#   help: Sign off again with a key-store key that holds signoff:<role>.
+warn contains r if {
+	some p in lib.arr(object.get(input, "signoff_problems", []))
+	problem := lib.obj(p)
+	r := lib.warning(
+		"signoff-invalid",
+		sprintf(
+			"sign-off %s ignored (%s): %s",
+			[lib.str(object.get(problem, "file", "")), lib.str(object.get(problem, "problem", "")), lib.str(object.get(problem, "message", ""))],
+		),
+		null,
+	)
+}

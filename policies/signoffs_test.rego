@@ -55,3 +55,27 @@ test_signoff_edge_cases if {
 	inp3 := {"manifest": {"requirements": {"signoffs": [{"role": "r"}]}}, "signoffs": {"r": [{"time": "t"}, null]}}
 	count(signoffs.deny) == 1 with input as inp3
 }
+
+test_signoff_invalid_warns_per_problem if {
+	inp := object.union(fx.good_input, {"signoff_problems": [
+		{"file": ".tollgate/signoffs/a.json", "role": "security", "signer": "bob", "problem": "wrong-role", "message": "key 'bob' does not hold the role"},
+		{"file": ".tollgate/signoffs/b.json", "role": null, "signer": null, "problem": "malformed", "message": "not JSON"},
+	]})
+	res := fx.by_rule(signoffs.warn, "signoff-invalid") with input as inp
+	count(res) == 2
+	some r in res
+	r.severity == "warning"
+	r.waivable == false
+	contains(r.msg, "wrong-role")
+	contains(r.msg, "a.json")
+}
+
+test_signoff_invalid_quiet_without_problems if {
+	inp := fx.good_input
+	count(signoffs.warn) == 0 with input as inp
+}
+
+test_signoff_invalid_ignores_a_mistyped_list if {
+	inp := object.union(fx.good_input, {"signoff_problems": "nonsense"})
+	count(signoffs.warn) == 0 with input as inp
+}

@@ -1,6 +1,7 @@
 //! The `check` pipeline: args -> manifest + context + evidence -> facts -> input document ->
 //! policies -> findings -> [`Report`]. Nothing here prints; `main` writes the reports.
 
+use crate::audit;
 use crate::cli::CheckArgs;
 use crate::cli::VerifyArgs;
 use crate::context::{self, Environment};
@@ -9,11 +10,13 @@ use crate::evidence::{self, Requirement};
 use crate::finding::{
     ImageSummary, Location, Report, RunError, ScanSummary, SummaryFacts, TestSummary,
 };
-use crate::input::InputDocument;
+use crate::governance::{self, WaiverFileError};
+use crate::input::{InputDocument, SignoffFact};
 use crate::keystore::{DEFAULT_KEYSTORE, KeyStore, KeyStoreError};
 use crate::manifest::{self, LoadedManifest, ManifestError};
 use crate::policy::{PolicyError, PolicyOptions, PolicySet};
 use crate::registry::RegistryOptions;
+use crate::signing::PrivateKey;
 use crate::verify::{ImageFacts, ImageVerifier, NotConfigured};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,13 +31,204 @@ pub enum CheckOutcome {
     Input(String),
 }
 
+/// What the audit trail records about a run besides its report.
+#[derive(Debug, Default)]
+struct RunFacts {
+    manifest_digest: Option<String>,
+    policy_digest: Option<String>,
+    context: Option<context::Context>,
+    waivers: Vec<serde_json::Value>,
+}
+
 /// Runs the gate. `env` is the environment snapshot taken once in `main`; `now` the run's time.
+/// With `--attest`, the decision is written as a signed in-toto statement; with `--audit-log`, it
+/// is appended to the trail. A failure to do either is an error (exit 2).
 pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> CheckOutcome {
+    let key_failure = |code: &str, flag: &str, e: &crate::signing::SigningError| {
+        CheckOutcome::Report(Box::new(Report::of_errors(
+            Some(args.manifest.display().to_string()),
+            None,
+            vec![RunError {
+                code: code.into(),
+                message: e.to_string(),
+                location: None,
+                help: Some(format!(
+                    "{flag} takes a private key written by `tollgate keygen` (passphrase in COSIGN_PASSWORD or TOLLGATE_PASSWORD)"
+                )),
+            }],
+            Vec::new(),
+            args.fail_on,
+        )))
+    };
+    let audit_key = match (&args.audit_log, &args.audit_key) {
+        (Some(_), Some(key)) => match PrivateKey::load(key, env) {
+            Ok(k) => Some(k),
+            Err(e) => return key_failure("audit::key", "--audit-key", &e),
+        },
+        _ => None,
+    };
+    let attest_key = match (&args.attest, &args.attest_key) {
+        (Some(_), Some(key)) => match PrivateKey::load(key, env) {
+            Ok(k) => Some(k),
+            Err(e) => return key_failure("attest::key", "--attest-key", &e),
+        },
+        _ => None,
+    };
+    let mut facts = RunFacts::default();
+    let mut report = match check_inner(args, env, now, &mut facts) {
+        CheckOutcome::Report(r) => r,
+        input => return input,
+    };
+    if let Some(log) = &args.audit_log {
+        let record = audit_record(args, &report, &facts, now, audit_key.as_ref());
+        let signer = audit_key.as_ref().map(|k| {
+            move |hash: &[u8]| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(k.sign(hash))
+            }
+        });
+        let sign_ref = signer.as_ref().map(|f| f as &dyn Fn(&[u8]) -> String);
+        if let Err(e) = audit::append_signed(log, record, sign_ref) {
+            report.errors.push(RunError {
+                code: "audit::append".into(),
+                message: format!("cannot record the decision: {e}"),
+                location: None,
+                help: Some("the audit log must be writable and intact (`tollgate audit verify FILE`); the decision is not trusted without its record".into()),
+            });
+        }
+    }
+    // After the audit record, so an attestation never claims a decision the trail lacks.
+    if let (Some(path), Some(key)) = (&args.attest, &attest_key) {
+        let manifest = report
+            .manifest_file
+            .clone()
+            .unwrap_or_else(|| args.manifest.display().to_string());
+        let decision = crate::attest::Decision {
+            report: &report,
+            manifest: &manifest,
+            manifest_digest: facts.manifest_digest.as_deref(),
+            policy_digest: facts.policy_digest.as_deref(),
+            now,
+        };
+        let envelope = crate::attest::envelope(&crate::attest::statement(&decision), key);
+        let written = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, format!("{envelope}\n")));
+        if let Err(e) = written {
+            report.errors.push(RunError {
+                code: "attest::write".into(),
+                message: format!("cannot write the attestation {}: {e}", path.display()),
+                location: None,
+                help: Some("--attest needs a writable path".into()),
+            });
+        }
+    }
+    CheckOutcome::Report(report)
+}
+
+fn audit_record(
+    args: &CheckArgs,
+    report: &Report,
+    facts: &RunFacts,
+    now: jiff::Timestamp,
+    key: Option<&PrivateKey>,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{Value as Json, json};
+    let verdict = report.verdict();
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "time".into(),
+        Json::from(now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    );
+    m.insert(
+        "tool".into(),
+        json!({"name": "tollgate", "version": env!("CARGO_PKG_VERSION")}),
+    );
+    m.insert(
+        "manifest".into(),
+        json!({
+            "path": report.manifest_file.clone().unwrap_or_else(|| args.manifest.display().to_string()),
+            "name": report.summary.as_ref().map(|s| s.manifest_name.clone()),
+            "digest": facts.manifest_digest,
+        }),
+    );
+    m.insert("policies".into(), json!({"digest": facts.policy_digest}));
+    m.insert(
+        "context".into(),
+        match &facts.context {
+            Some(c) => json!({
+                "platform": c.platform,
+                "repository": c.repository,
+                "ref": c.git_ref,
+                "sha": c.sha,
+                "actor": c.actor,
+                "run_url": c.run_url,
+            }),
+            None => Json::Null,
+        },
+    );
+    m.insert(
+        "images".into(),
+        Json::Array(
+            report
+                .summary
+                .iter()
+                .flat_map(|s| &s.images)
+                .map(|i| json!({"name": i.name, "ref": i.reference, "digest": i.digest, "signed": i.signed, "signers": i.signers}))
+                .collect(),
+        ),
+    );
+    m.insert("verdict".into(), Json::from(verdict.as_str()));
+    m.insert("exit_code".into(), Json::from(verdict.exit_code()));
+    m.insert(
+        "findings".into(),
+        Json::Array(
+            report
+                .findings
+                .iter()
+                .map(|f| {
+                    json!({
+                        "rule": f.rule,
+                        "severity": f.severity,
+                        "message": f.message,
+                        "location": f.location.as_ref().map(|l| format!("{}:{}:{}", l.file, l.line, l.column)),
+                        "waived": f.waived.as_ref().map(|w| w.id.clone()),
+                    })
+                })
+                .collect(),
+        ),
+    );
+    m.insert(
+        "errors".into(),
+        Json::Array(
+            report
+                .errors
+                .iter()
+                .map(|e| json!({"code": e.code, "message": e.message}))
+                .collect(),
+        ),
+    );
+    m.insert("waivers".into(), Json::Array(facts.waivers.clone()));
+    if let Some(k) = key {
+        m.insert("key".into(), Json::from(k.key_id()));
+    }
+    m
+}
+
+fn check_inner(
+    args: &CheckArgs,
+    env: &Environment,
+    now: jiff::Timestamp,
+    facts: &mut RunFacts,
+) -> CheckOutcome {
     let fail_on = args.fail_on;
     let manifest = match manifest::load(&args.manifest) {
         Ok(m) => m,
         Err(e) => return CheckOutcome::Report(Box::new(manifest_failure(args, &e))),
     };
+    facts.manifest_digest = Some(governance::manifest_digest(&manifest));
     let mut summary = SummaryFacts {
         manifest_name: manifest.manifest.metadata.name.clone(),
         builtin_policies: !args.no_builtin_policies,
@@ -56,6 +250,7 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
         Ok(c) => c,
         Err(e) => return fail(vec![*e], &summary),
     };
+    facts.context = Some(context.clone());
     let evidence = gather_evidence(&manifest);
     let store = match trusted_keys(args.keystore.as_deref(), &args.keys, env) {
         Ok(s) => s,
@@ -73,8 +268,10 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
         allow_http: args.allow_http_registry,
         ..RegistryOptions::default()
     };
-    let cosign = match store
-        .map(|s| CosignVerifier::new(&s, options, env))
+    let cosign_store = store;
+    let cosign = match cosign_store
+        .as_ref()
+        .map(|s| CosignVerifier::new(s, options, env))
         .transpose()
     {
         Ok(v) => v,
@@ -129,7 +326,55 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
             return fail(unverifiable, &summary);
         }
     }
-    let input = InputDocument::new(&manifest, context, evidence, images, now);
+    let mut input = InputDocument::new(&manifest, context, evidence, images, now);
+    let signoff_dir = match &args.signoffs {
+        Some(d) => Some(d.clone()),
+        None => Some(governance::default_signoff_dir(&manifest)).filter(|d| d.is_dir()),
+    };
+    if let Some(dir) = signoff_dir {
+        match governance::verify_signoffs(&dir, &manifest, cosign_store.as_ref()) {
+            Ok((valid, problems)) => {
+                for v in valid {
+                    input.signoffs.entry(v.role).or_default().push(SignoffFact {
+                        signer: v.signer,
+                        time: v.time,
+                    });
+                }
+                input.signoff_problems = problems;
+            }
+            Err(message) => {
+                return fail(
+                    vec![RunError {
+                        code: "signoffs::unreadable".into(),
+                        message,
+                        location: None,
+                        help: Some("pass a readable folder of sign-offs with --signoffs DIR (written by `tollgate signoff`)".into()),
+                    }],
+                    &summary,
+                );
+            }
+        }
+    }
+    let waiver_file = match &args.waivers {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(governance::DEFAULT_WAIVERS)).filter(|p| p.is_file()),
+    };
+    let waiver_file = match waiver_file
+        .map(|p| governance::load_waivers(&p))
+        .transpose()
+    {
+        Ok(w) => w,
+        Err(e) => return fail(waiver_errors(&e), &summary),
+    };
+    let waiver_policy = governance::WaiverPolicy {
+        now,
+        max_days: args.max_waiver_days,
+    };
+    let (valid_waivers, mut waiver_problems) = match &waiver_file {
+        Some(f) => governance::validate_waivers(f, cosign_store.as_ref(), waiver_policy),
+        None => (Vec::new(), Vec::new()),
+    };
+    input.waivers = valid_waivers.iter().map(|v| v.to_json()).collect();
     let input_json = match serde_json::to_value(&input) {
         Ok(j) => j,
         Err(e) => {
@@ -158,6 +403,7 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
         Ok(p) => p,
         Err(e) => return fail(vec![policy_failure(&e)], &summary),
     };
+    facts.policy_digest = Some(policies.digest());
     let results = match policies.evaluate(&input_json) {
         Ok(r) => r,
         Err(e) => return fail(vec![policy_failure(&e)], &summary),
@@ -169,6 +415,12 @@ pub fn check(args: &CheckArgs, env: &Environment, now: jiff::Timestamp) -> Check
             Err(e) => return fail(vec![policy_failure(&e)], &summary),
         }
     }
+    if let Some(file) = &waiver_file {
+        let (applied, problems) = governance::apply_waivers(file, &valid_waivers, &mut findings);
+        facts.waivers = applied;
+        waiver_problems.extend(problems);
+    }
+    findings.extend(waiver_problems);
     CheckOutcome::Report(Box::new(
         Report::of_findings(
             manifest.display.clone(),
@@ -394,6 +646,27 @@ pub fn trusted_keys(
         store.add(KeyStore::key_entry(key, env)?, key)?;
     }
     Ok(Some(store))
+}
+
+/// Waiver-file problems as run errors, each at its line and column.
+fn waiver_errors(error: &WaiverFileError) -> Vec<RunError> {
+    error
+        .problems
+        .iter()
+        .map(|p| RunError {
+            code: p.code.into(),
+            message: format!("{}: {}", error.path, p.message),
+            location: Some(Location {
+                file: error.path.clone(),
+                line: p.span.line,
+                column: p.span.column,
+                offset: p.span.offset,
+                len: p.span.len,
+                exact: true,
+            }),
+            help: Some("see the README's waivers section for the format".into()),
+        })
+        .collect()
 }
 
 /// Key-store problems as run errors, each at its line and column.

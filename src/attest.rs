@@ -1,248 +1,285 @@
-//! Decision attestations: the gate's verdict as a signed in-toto statement.
-//!
-//! `check --attest FILE --attest-key KEY` writes a DSSE envelope whose payload is an in-toto v1
-//! statement with a SLSA verification summary (VSA v1) predicate: which images (by digest) were
-//! checked, by which policy library, with which result. A later deploy stage checks it with
-//! `tollgate verify-decision FILE --key PUB [--digest sha256:...]` before it ships anything.
+//! The decision attestation (`check --attest FILE --attest-key KEY`): the verdict as a signed
+//! in-toto Statement v1 with a SLSA Verification Summary (VSA v1) predicate about the image
+//! digests, in a DSSE envelope as cosign writes attestations. A later stage checks it with
+//! `tollgate attestation verify FILE --key PUB [--digest sha256:...]`.
 
+use crate::finding::{Report, Verdict};
 use crate::keystore::PublicKey;
+use crate::signing::PrivateKey;
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value as Json, json};
 
 /// The DSSE payload type of in-toto statements.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-/// The in-toto statement type.
+/// The in-toto Statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-/// SLSA verification summary attestation, v1.
+/// The predicate type: SLSA Verification Summary Attestation v1.
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/verification_summary/v1";
-/// The verifier id written into every summary.
+/// `verifier.id` of the predicate.
 pub const VERIFIER_ID: &str = "https://github.com/tollgate-dev/tollgate";
 
-/// One attested artefact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subject {
-    /// Image repository (without tag or digest), or the manifest path.
-    pub name: String,
-    /// Hex SHA-256.
-    pub sha256: String,
+const MAX_ENVELOPE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// What the statement says about the run besides the report.
+#[derive(Debug, Clone)]
+pub struct Decision<'a> {
+    /// The report.
+    pub report: &'a Report,
+    /// The manifest path as given.
+    pub manifest: &'a str,
+    /// `sha256:<hex>` of the canonical manifest, when it loaded.
+    pub manifest_digest: Option<&'a str>,
+    /// `sha256:<hex>` of the policy library, when it loaded.
+    pub policy_digest: Option<&'a str>,
+    /// The run's time.
+    pub now: jiff::Timestamp,
 }
 
-/// What the statement says about the run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// The artefacts the decision is about.
-    pub subjects: Vec<Subject>,
-    /// `pass`, `deny` or `error`.
-    pub verdict: String,
-    /// RFC 3339 time of the run.
-    pub time: String,
-    /// The manifest as given, and its canonical digest.
-    pub manifest: (String, String),
-    /// SHA-256 of the loaded policy library.
-    pub policy_sha256: String,
-    /// Finding counts and rule ids, for the record.
-    pub details: Json,
-}
-
-/// DSSE's pre-authentication encoding: what is actually signed.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+/// DSSE's pre-authentication encoding: `DSSEv1 <len type> <type> <len body> <body>`.
+pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
     let mut out = format!(
-        "DSSEv1 {} {} {} ",
+        "DSSEv1 {} {payload_type} {} ",
         payload_type.len(),
-        payload_type,
-        payload.len()
+        body.len()
     )
     .into_bytes();
-    out.extend_from_slice(payload);
+    out.extend_from_slice(body);
     out
 }
 
-/// The in-toto statement for a decision.
-pub fn statement(decision: &Decision) -> Json {
+fn sha256_hex(digest: &str) -> Option<&str> {
+    digest.strip_prefix("sha256:")
+}
+
+/// The in-toto statement of a decision. Subjects are the images with a resolved digest (named by
+/// their reference without tag or digest); without any, the manifest itself (its canonical
+/// digest) is the subject.
+pub fn statement(d: &Decision<'_>) -> Json {
+    let mut subjects: Vec<Json> = d
+        .report
+        .summary
+        .iter()
+        .flat_map(|s| &s.images)
+        .filter_map(|i| {
+            let hex = sha256_hex(i.digest.as_deref()?)?;
+            let name = i.reference.split('@').next().unwrap_or(&i.reference);
+            let name = match name.rsplit_once(':') {
+                Some((repo, tag)) if !tag.contains('/') => repo,
+                _ => name,
+            };
+            Some(json!({"name": name, "digest": {"sha256": hex}}))
+        })
+        .collect();
+    if subjects.is_empty()
+        && let Some(hex) = d.manifest_digest.and_then(sha256_hex)
+    {
+        subjects.push(json!({"name": d.manifest, "digest": {"sha256": hex}}));
+    }
+    let verdict = d.report.verdict();
+    let counts = d.report.counts();
+    let waived = d
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.waived.is_some())
+        .count();
     json!({
         "_type": STATEMENT_TYPE,
-        "subject": decision.subjects.iter().map(|s| json!({"name": s.name, "digest": {"sha256": s.sha256}})).collect::<Vec<_>>(),
+        "subject": subjects,
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "verifier": {"id": VERIFIER_ID, "version": {"tollgate": env!("CARGO_PKG_VERSION")}},
-            "timeVerified": decision.time,
-            "resourceUri": decision.manifest.0,
-            "policy": {"uri": "tollgate:policies", "digest": {"sha256": decision.policy_sha256}},
+            "timeVerified": d.now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "resourceUri": d.manifest,
+            "policy": {
+                "uri": "tollgate:policies",
+                "digest": d.policy_digest.and_then(sha256_hex).map(|h| json!({"sha256": h})),
+            },
             "inputAttestations": [],
-            "verificationResult": if decision.verdict == "pass" { "PASSED" } else { "FAILED" },
+            "verificationResult": if verdict == Verdict::Pass { "PASSED" } else { "FAILED" },
             "verifiedLevels": [],
-            "slsaVersion": "1.0",
             "tollgate": {
-                "verdict": decision.verdict,
-                "manifest": {"path": decision.manifest.0, "digest": {"sha256": decision.manifest.1}},
-                "details": decision.details,
+                "verdict": verdict.as_str(),
+                "exit_code": verdict.exit_code(),
+                "manifest_digest": d.manifest_digest,
+                "counts": counts,
+                "waived": waived,
+                "rules": d.report.findings.iter().filter(|f| d.report.is_blocking(f)).map(|f| f.rule.clone()).collect::<Vec<_>>(),
             },
         },
     })
 }
 
-/// Wraps a statement in a DSSE envelope signed by `sign` (which signs the PAE bytes).
-pub fn envelope(statement: &Json, keyid: &str, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> Json {
-    let payload = statement.to_string().into_bytes();
-    let signature = sign(&pae(PAYLOAD_TYPE, &payload));
+/// Signs a statement into a DSSE envelope (cosign's shape; `keyid` is tollgate's key id).
+pub fn envelope(statement: &Json, key: &PrivateKey) -> Json {
+    let body = statement.to_string();
+    let sig = key.sign(&pae(PAYLOAD_TYPE, body.as_bytes()));
     json!({
         "payloadType": PAYLOAD_TYPE,
-        "payload": STANDARD.encode(&payload),
-        "signatures": [{"keyid": keyid, "sig": STANDARD.encode(signature)}],
+        "payload": B64.encode(body.as_bytes()),
+        "signatures": [{"keyid": key.key_id(), "sig": B64.encode(sig)}],
     })
 }
 
-/// Why a decision attestation was not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RejectReason {
-    /// Not a DSSE envelope of an in-toto statement.
-    #[error("not a DSSE envelope of an in-toto statement: {0}")]
-    Malformed(String),
-    /// No signature verifies with any of the given keys.
-    #[error("no signature verifies with the given key(s)")]
-    BadSignature,
-    /// Not a tollgate verification summary.
-    #[error("the statement is not a verification summary by tollgate (predicateType {0})")]
-    WrongPredicate(String),
-    /// The gate did not pass.
-    #[error("the gate did not pass: verdict {0}")]
-    NotPassed(String),
-    /// The required digest is not a subject.
-    #[error("sha256:{0} is not a subject of the decision")]
-    NotASubject(String),
+/// What a verified attestation says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// `PASSED` or `FAILED`.
+    pub result: String,
+    /// The subjects as `name@sha256:<hex>`.
+    pub subjects: Vec<String>,
+    /// When the gate decided.
+    pub time: String,
+    /// The statement.
+    pub statement: Json,
 }
 
-/// Verifies an envelope and returns its statement when the gate passed for `digest` (if given).
-pub fn verify(
-    envelope: &Json,
-    keys: &[PublicKey],
+/// Reads and verifies an attestation file: a DSSE envelope signed by `key` whose payload is a
+/// tollgate VSA; with `digest`, one subject must have it.
+pub fn verify_file(
+    path: &std::path::Path,
+    key: &PublicKey,
     digest: Option<&str>,
-) -> Result<Json, RejectReason> {
-    let malformed = |m: &str| RejectReason::Malformed(m.to_owned());
-    if envelope["payloadType"] != PAYLOAD_TYPE {
-        return Err(malformed("payloadType is not application/vnd.in-toto+json"));
+) -> Result<Verified, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if size > MAX_ENVELOPE_BYTES {
+        return Err(format!("{}: {size} bytes is too large", path.display()));
     }
-    let payload = envelope["payload"]
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    verify(&text, key, digest)
+}
+
+/// [`verify_file`] on text.
+pub fn verify(text: &str, key: &PublicKey, digest: Option<&str>) -> Result<Verified, String> {
+    let envelope: Json =
+        serde_json::from_str(text).map_err(|e| format!("not a DSSE envelope (JSON): {e}"))?;
+    let payload_type = envelope["payloadType"].as_str().unwrap_or_default();
+    if payload_type != PAYLOAD_TYPE {
+        return Err(format!(
+            "payloadType is `{payload_type}`, expected `{PAYLOAD_TYPE}`"
+        ));
+    }
+    let body = envelope["payload"]
         .as_str()
-        .and_then(|p| STANDARD.decode(p).ok())
-        .ok_or_else(|| malformed("payload is not base64"))?;
-    let signed = pae(PAYLOAD_TYPE, &payload);
-    let signatures = envelope["signatures"]
+        .and_then(|p| B64.decode(p).ok())
+        .ok_or("the payload is not base64")?;
+    let message = pae(payload_type, &body);
+    let signed = envelope["signatures"]
         .as_array()
-        .ok_or_else(|| malformed("no signatures"))?;
-    let verified = signatures.iter().any(|s| {
-        s["sig"]
-            .as_str()
-            .and_then(|sig| STANDARD.decode(sig).ok())
-            .is_some_and(|sig| keys.iter().any(|k| k.verify(&signed, &sig)))
-    });
-    if !verified {
-        return Err(RejectReason::BadSignature);
+        .into_iter()
+        .flatten()
+        .filter_map(|s| B64.decode(s["sig"].as_str()?).ok())
+        .any(|sig| key.verify(&message, &sig));
+    if !signed {
+        return Err("no signature in the envelope verifies with the key".into());
     }
     let statement: Json =
-        serde_json::from_slice(&payload).map_err(|e| malformed(&format!("payload: {e}")))?;
-    if statement["_type"] != STATEMENT_TYPE {
-        return Err(malformed("_type is not an in-toto v1 statement"));
+        serde_json::from_slice(&body).map_err(|e| format!("the payload is not JSON: {e}"))?;
+    if statement["_type"] != STATEMENT_TYPE || statement["predicateType"] != PREDICATE_TYPE {
+        return Err(format!(
+            "not a {PREDICATE_TYPE} statement (in-toto {STATEMENT_TYPE})"
+        ));
     }
-    let predicate_type = statement["predicateType"].as_str().unwrap_or_default();
-    if predicate_type != PREDICATE_TYPE || statement["predicate"]["verifier"]["id"] != VERIFIER_ID {
-        return Err(RejectReason::WrongPredicate(predicate_type.to_owned()));
+    if statement["predicate"]["verifier"]["id"] != VERIFIER_ID {
+        return Err("the verifier is not tollgate".into());
     }
-    if statement["predicate"]["verificationResult"] != "PASSED" {
-        let verdict = statement["predicate"]["tollgate"]["verdict"]
-            .as_str()
-            .unwrap_or("unknown");
-        return Err(RejectReason::NotPassed(verdict.to_owned()));
-    }
-    if let Some(digest) = digest {
-        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-        let listed = statement["subject"]
-            .as_array()
-            .is_some_and(|subjects| subjects.iter().any(|s| s["digest"]["sha256"] == hex));
-        if !listed {
-            return Err(RejectReason::NotASubject(hex.to_owned()));
+    let subjects: Vec<String> = statement["subject"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some(format!(
+                "{}@sha256:{}",
+                s["name"].as_str()?,
+                s["digest"]["sha256"].as_str()?
+            ))
+        })
+        .collect();
+    if let Some(want) = digest {
+        let want = want.strip_prefix("sha256:").unwrap_or(want);
+        if !subjects
+            .iter()
+            .any(|s| s.ends_with(&format!("@sha256:{want}")))
+        {
+            return Err(format!(
+                "no subject has digest sha256:{want} (subjects: {})",
+                subjects.join(", ")
+            ));
         }
     }
-    Ok(statement)
+    Ok(Verified {
+        result: statement["predicate"]["verificationResult"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        subjects,
+        time: statement["predicate"]["timeVerified"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        statement,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p256::ecdsa::{Signature, SigningKey, signature::Signer};
+    use crate::finding::{FailOn, ImageSummary, SummaryFacts};
 
-    fn decision(verdict: &str) -> Decision {
-        Decision {
-            subjects: vec![Subject {
-                name: "registry.example.com/payments/api".into(),
-                sha256: "a".repeat(64),
+    fn report() -> Report {
+        Report::of_findings(
+            "tollgate.yaml".into(),
+            crate::diagnostic::shared_source("tollgate.yaml", ""),
+            Vec::new(),
+            FailOn::Error,
+        )
+        .with_summary(SummaryFacts {
+            images: vec![ImageSummary {
+                name: "api".into(),
+                reference: "localhost:5000/acme/api:1.2".into(),
+                digest: Some(format!("sha256:{}", "ab".repeat(32))),
+                signed: true,
+                signers: vec!["release".into()],
             }],
-            verdict: verdict.into(),
-            time: "2026-12-04T20:00:00Z".into(),
-            manifest: ("tollgate.yaml".into(), "b".repeat(64)),
-            policy_sha256: "c".repeat(64),
-            details: json!({"errors": 0}),
-        }
-    }
-
-    fn signed(verdict: &str, key: &SigningKey) -> Json {
-        envelope(&statement(&decision(verdict)), "k", |m| {
-            let sig: Signature = key.sign(m);
-            sig.to_der().as_bytes().to_vec()
+            ..SummaryFacts::default()
         })
     }
 
-    fn keypair() -> (SigningKey, PublicKey) {
-        let key = SigningKey::from_slice(&[7u8; 32]).expect("key");
-        let public = PublicKey::P256(*key.verifying_key());
-        (key, public)
+    #[test]
+    fn pae_is_dsse_v1() {
+        assert_eq!(pae("t", b"body"), b"DSSEv1 1 t 4 body".to_vec());
     }
 
     #[test]
-    fn pae_matches_the_dsse_spec() {
+    fn a_signed_statement_verifies_and_names_the_image_digest() {
+        let key = PrivateKey::generate_p256();
+        let report = report();
+        let d = Decision {
+            report: &report,
+            manifest: "tollgate.yaml",
+            manifest_digest: Some("sha256:00"),
+            policy_digest: Some("sha256:11"),
+            now: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let env = envelope(&statement(&d), &key).to_string();
+        let v = verify(&env, &key.public_key(), Some(&"ab".repeat(32))).expect("verifies");
+        assert_eq!(v.result, "PASSED");
         assert_eq!(
-            pae("http://example.com/HelloWorld", b"hello world"),
-            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+            v.subjects,
+            vec![format!(
+                "localhost:5000/acme/api@sha256:{}",
+                "ab".repeat(32)
+            )]
         );
-    }
-
-    #[test]
-    fn a_passing_decision_verifies_for_its_digest() {
-        let (key, public) = keypair();
-        let env = signed("pass", &key);
-        assert!(
-            verify(
-                &env,
-                std::slice::from_ref(&public),
-                Some(&format!("sha256:{}", "a".repeat(64)))
-            )
-            .is_ok()
-        );
-        assert_eq!(
-            verify(&env, &[public], Some("sha256:ffff")),
-            Err(RejectReason::NotASubject("ffff".into()))
-        );
-    }
-
-    #[test]
-    fn denials_tampering_and_other_keys_are_rejected() {
-        let (key, public) = keypair();
-        assert_eq!(
-            verify(&signed("deny", &key), std::slice::from_ref(&public), None),
-            Err(RejectReason::NotPassed("deny".into()))
-        );
-        let other = SigningKey::from_slice(&[9u8; 32]).expect("key");
-        assert_eq!(
-            verify(&signed("pass", &other), std::slice::from_ref(&public), None),
-            Err(RejectReason::BadSignature)
-        );
-        let mut env = signed("deny", &key);
-        let forged = statement(&decision("pass")).to_string();
-        env["payload"] = Json::from(STANDARD.encode(forged));
-        assert_eq!(
-            verify(&env, &[public], None),
-            Err(RejectReason::BadSignature)
-        );
+        assert!(verify(&env, &key.public_key(), Some("sha256:ff")).is_err());
+        let other = PrivateKey::generate_p256();
+        assert!(verify(&env, &other.public_key(), None).is_err());
+        let forged = statement(&d).to_string().replace("PASSED", "FAILED");
+        let forged_env = json!({"payloadType": PAYLOAD_TYPE, "payload": B64.encode(forged),
+            "signatures": serde_json::from_str::<Json>(&env).expect("json")["signatures"].clone()});
+        assert!(verify(&forged_env.to_string(), &key.public_key(), None).is_err());
     }
 }

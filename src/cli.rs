@@ -32,6 +32,117 @@ pub enum Command {
     Test(Box<crate::cli_opa::TestArgs>),
     /// Evaluate a Rego query like `opa eval` (exit 0 ok, 1 a --fail* flag tripped, 2 error).
     Eval(Box<crate::cli_opa::EvalArgs>),
+    /// Generate an ECDSA P-256 key pair: NAME.key (cosign's encrypted format; passphrase from
+    /// COSIGN_PASSWORD or TOLLGATE_PASSWORD, empty allowed) and NAME.pub.
+    Keygen(KeygenArgs),
+    /// Sign off the manifest for a role: writes a signed approval bound to the manifest's
+    /// canonical digest into .tollgate/signoffs/ next to the manifest.
+    Signoff(SignoffArgs),
+    /// Work with waivers (tollgate-waivers.yaml).
+    #[command(subcommand)]
+    Waiver(WaiverCommand),
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Work with decision attestations (check --attest).
+    #[command(subcommand)]
+    Attestation(AttestationCommand),
+}
+
+/// `tollgate attestation ...`.
+#[derive(Debug, Subcommand)]
+pub enum AttestationCommand {
+    /// Check a decision attestation: signed by PUB, written by tollgate, verdict PASSED (and
+    /// about --digest). Exit 0 passed, 1 failed or not verified, 2 unreadable.
+    Verify(AttestationVerifyArgs),
+}
+
+/// `tollgate attestation verify`.
+#[derive(Debug, Args)]
+pub struct AttestationVerifyArgs {
+    /// The attestation (a DSSE envelope written by check --attest).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The public key of --attest-key.
+    #[arg(long, value_name = "PUB")]
+    pub key: PathBuf,
+    /// An image digest (sha256:...) the attestation must be about.
+    #[arg(long, value_name = "DIGEST")]
+    pub digest: Option<String>,
+}
+
+/// `tollgate keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Writes NAME.key and NAME.pub.
+    #[arg(value_name = "NAME", default_value = "cosign")]
+    pub name: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `tollgate signoff`.
+#[derive(Debug, Args)]
+pub struct SignoffArgs {
+    /// The signer's private key (NAME.key, or env://VAR holding the PEM).
+    #[arg(long, value_name = "KEY")]
+    pub key: String,
+    /// The role signed off for (the key needs `signoff:<ROLE>` in the key store).
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+    /// The manifest approved.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "tollgate.yaml",
+        env = "TOLLGATE_MANIFEST"
+    )]
+    pub manifest: PathBuf,
+    /// A comment kept in the sign-off.
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Where to write it (default .tollgate/signoffs next to the manifest).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `tollgate waiver ...`.
+#[derive(Debug, Subcommand)]
+pub enum WaiverCommand {
+    /// Sign every waiver in the file with KEY (sets signed_at, key and signature).
+    Sign(WaiverSignArgs),
+}
+
+/// `tollgate waiver sign`.
+#[derive(Debug, Args)]
+pub struct WaiverSignArgs {
+    /// The signer's private key (NAME.key, or env://VAR holding the PEM).
+    #[arg(long, value_name = "KEY")]
+    pub key: String,
+    /// The waivers file, rewritten in place.
+    #[arg(long, value_name = "FILE", default_value = "tollgate-waivers.yaml")]
+    pub file: PathBuf,
+}
+
+/// `tollgate audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check an audit log's hash chain (and signatures with --key): exit 0 intact, 1 tampered,
+    /// 2 unreadable.
+    Verify(AuditVerifyArgs),
+}
+
+/// `tollgate audit verify`.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The audit log.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// A public key every record must be signed by (--audit-key's public half).
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<String>,
 }
 
 /// `tollgate init`.
@@ -112,6 +223,35 @@ pub struct CheckArgs {
     /// Allow plain-HTTP registries (loopback tests, lab registries).
     #[arg(long)]
     pub allow_http_registry: bool,
+
+    /// Signed sign-offs (default .tollgate/signoffs next to the manifest, when present).
+    #[arg(long, value_name = "DIR")]
+    pub signoffs: Option<PathBuf>,
+
+    /// Signed waivers (default ./tollgate-waivers.yaml, when present).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+
+    /// The longest lifetime (expires - signed_at) a waiver may have, in days.
+    #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub max_waiver_days: u32,
+
+    /// Append a hash-chained record of the decision to FILE (exit 2 when that fails).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Sign each audit record's hash with this private key.
+    #[arg(long, value_name = "KEY", requires = "audit_log")]
+    pub audit_key: Option<String>,
+
+    /// Write the decision as a signed in-toto statement (SLSA verification summary about the
+    /// image digests, DSSE envelope) to FILE.
+    #[arg(long, value_name = "FILE", requires = "attest_key")]
+    pub attest: Option<PathBuf>,
+
+    /// The private key that signs --attest.
+    #[arg(long, value_name = "KEY", requires = "attest")]
+    pub attest_key: Option<String>,
 }
 
 /// `tollgate verify`.

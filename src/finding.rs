@@ -111,6 +111,25 @@ pub struct Finding {
     pub location: Option<Location>,
     /// The policy rule that produced it (`data.tollgate.images.deny`).
     pub source: String,
+    /// The waiver that exempts it, if one applies: the finding stays visible but does not fail
+    /// the gate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waived: Option<Waived>,
+}
+
+/// The waiver applied to a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waived {
+    /// The waiver's id.
+    pub id: String,
+    /// Who is accountable for it.
+    pub owner: String,
+    /// When it expires, as written.
+    pub expires: String,
+    /// Why the finding is accepted.
+    pub reason: String,
+    /// The key-store name of the key that signed it.
+    pub signer: String,
 }
 
 /// Something that kept tollgate from reaching a verdict.
@@ -316,9 +335,9 @@ impl Report {
         }
     }
 
-    /// Whether this finding fails the gate under `--fail-on`.
+    /// Whether this finding fails the gate under `--fail-on` (a waived finding never does).
     pub fn is_blocking(&self, finding: &Finding) -> bool {
-        self.fail_on.fails(finding.severity)
+        finding.waived.is_none() && self.fail_on.fails(finding.severity)
     }
 
     /// Pass, deny or error. Errors always win: tollgate fails closed.
@@ -360,6 +379,7 @@ mod tests {
             path: None,
             location: None,
             source: "data.x.deny".into(),
+            waived: None,
         }
     }
 

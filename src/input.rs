@@ -41,7 +41,11 @@ pub struct InputDocument {
     pub images: BTreeMap<String, ImageFacts>,
     /// Valid sign-offs per role.
     pub signoffs: BTreeMap<String, Vec<SignoffFact>>,
-    /// Waivers that apply (filled in by waiver verification).
+    /// Sign-offs that do not count (bad signature, unknown key, wrong role, other manifest,
+    /// malformed), with why; reported by the `signoff-invalid` rule.
+    pub signoff_problems: Vec<crate::governance::SignoffProblem>,
+    /// Waivers that apply. Waivers are applied after policy evaluation, so policies see `[]`;
+    /// the list is filled in for the audit trail and `--print-input` shows the loaded ones.
     pub waivers: Vec<serde_json::Value>,
 }
 
@@ -63,6 +67,7 @@ impl InputDocument {
             evidence,
             images,
             signoffs: BTreeMap::new(),
+            signoff_problems: Vec::new(),
             waivers: Vec::new(),
         }
     }

@@ -1,13 +1,18 @@
 //! The `tollgate` binary: reads the environment once, runs a command, writes its reports and is
 //! the only place that sets the exit code.
 
+mod governance_cmd;
+
 use clap::Parser;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use tollgate::app::VerifySetupError;
 use tollgate::app::{self, CheckOutcome};
-use tollgate::cli::{CheckArgs, Cli, ColorChoice, Command, VerifyArgs, VerifyFormat};
+use tollgate::cli::{
+    AttestationCommand, AuditCommand, CheckArgs, Cli, ColorChoice, Command, VerifyArgs,
+    VerifyFormat, WaiverCommand,
+};
 use tollgate::context::Environment;
 use tollgate::cosign::Outcome;
 use tollgate::finding::Verdict;
@@ -25,6 +30,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Verify(args) => run_verify(&args),
+        Command::Keygen(args) => governance_cmd::keygen(&args),
+        Command::Signoff(args) => governance_cmd::signoff(&args),
+        Command::Waiver(WaiverCommand::Sign(args)) => governance_cmd::waiver_sign(&args),
+        Command::Audit(AuditCommand::Verify(args)) => governance_cmd::audit_verify(&args),
+        Command::Attestation(AttestationCommand::Verify(args)) => {
+            governance_cmd::attestation_verify(&args)
+        }
         Command::Schema => write_or_fail(None, tollgate::manifest::schema::MANIFEST_SCHEMA),
         Command::Init(args) => match tollgate::init::write_starter(&args.manifest, args.force) {
             Ok(()) => {

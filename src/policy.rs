@@ -233,6 +233,8 @@ pub struct PolicySet {
     rules: Vec<RuleRef>,
     files: Vec<String>,
     timeout: Duration,
+    /// SHA-256 over every loaded policy file's name and text, in load order.
+    library: sha2::Sha256,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -265,6 +267,7 @@ impl PolicySet {
             rules: Vec::new(),
             files: Vec::new(),
             timeout: options.timeout,
+            library: sha2::Sha256::default(),
         };
         if options.builtin {
             for (file, text) in BUILTIN_POLICIES {
@@ -309,7 +312,21 @@ impl PolicySet {
         &self.files
     }
 
+    /// `sha256:<hex>` over the loaded policy files' names and texts (length-prefixed, in load
+    /// order): what the audit trail records as the policy library.
+    pub fn digest(&self) -> String {
+        use sha2::Digest as _;
+        format!("sha256:{}", hex::encode(self.library.clone().finalize()))
+    }
+
     fn add_policy(&mut self, file: &str, text: &str) -> Result<(), PolicyError> {
+        {
+            use sha2::Digest as _;
+            for part in [file, text] {
+                self.library.update((part.len() as u64).to_be_bytes());
+                self.library.update(part.as_bytes());
+            }
+        }
         let package = self
             .engine
             .add_policy(file.to_owned(), text.to_owned())
@@ -478,6 +495,7 @@ impl RuleResult {
             path: None,
             location: None,
             source: source.clone(),
+            waived: None,
         };
         match &self.value {
             Json::String(msg) => finding.message = msg.clone(),

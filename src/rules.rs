@@ -178,6 +178,26 @@ pub const BUILTIN_RULES: &[RuleInfo] = &[
         severity: Severity::Error,
         tags: ACCESS,
     },
+    RuleInfo {
+        id: "signoff-invalid",
+        short: "A sign-off does not count.",
+        full: "A file in the sign-off folder has a bad signature, is signed by a key the key store \
+               does not hold or that lacks signoff:<role>, approves a different (older) manifest, or \
+               is malformed. It is ignored; this warning says why.",
+        help: "Sign off again with `tollgate signoff` using a key-store key that holds signoff:<role>, after the last manifest change.",
+        severity: Severity::Warning,
+        tags: ACCESS,
+    },
+    RuleInfo {
+        id: "waiver-invalid",
+        short: "A waiver does not apply.",
+        full: "A waiver in the waivers file is unsigned or its signature is broken, its key may not \
+               waive the rule, it has expired or outlives the maximum lifetime, it matches no finding, \
+               or the finding it matches is not waivable. Produced by tollgate, not by a policy.",
+        help: "Fix the waiver: sign it with `tollgate waiver sign` using a key whose scopes cover the rule, keep it unexpired and within the maximum lifetime, or remove it.",
+        severity: Severity::Warning,
+        tags: ACCESS,
+    },
 ];
 
 /// The metadata of a builtin rule id, or `None` for a user rule.

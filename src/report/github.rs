@@ -88,6 +88,8 @@ pub fn annotations(report: &Report) -> Annotations {
     }
     for finding in &report.findings {
         let (level, slot) = match finding.severity {
+            // A waived finding does not fail the gate: a notice keeps it visible.
+            _ if finding.waived.is_some() => ("notice", 2),
             Severity::Error => ("error", 0),
             Severity::Warning => ("warning", 1),
             Severity::Note => ("notice", 2),
@@ -107,11 +109,20 @@ pub fn annotations(report: &Report) -> Annotations {
             (None, Some(m)) => props.push(("file", m.clone())),
             (None, None) => {}
         }
-        props.push(("title", finding.rule.clone()));
-        let message = match &finding.help {
+        let mut message = match &finding.help {
             Some(help) => format!("{}\nhelp: {help}", finding.message),
             None => finding.message.clone(),
         };
+        match &finding.waived {
+            Some(w) => {
+                props.push(("title", format!("{} (waived)", finding.rule)));
+                message.push_str(&format!(
+                    "\nwaived by {} (owner {}, signed by {}, expires {}): {}",
+                    w.id, w.owner, w.signer, w.expires, w.reason
+                ));
+            }
+            None => props.push(("title", finding.rule.clone())),
+        }
         push(slot, command(level, &props, &message));
     }
     if omitted > 0 {
@@ -186,6 +197,7 @@ mod tests {
                 exact: true,
             }),
             source: "data.x.deny".into(),
+            waived: None,
         }
     }
 

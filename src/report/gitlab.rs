@@ -45,6 +45,7 @@ pub fn render(report: &Report) -> String {
     }
     for (f, print) in report.findings.iter().zip(fingerprints(report)) {
         let severity = match (report.is_blocking(f), f.severity) {
+            _ if f.waived.is_some() => "info",
             (true, _) => "blocker",
             (false, Severity::Error) => "critical",
             (false, Severity::Warning) => "major",
@@ -60,8 +61,15 @@ pub fn render(report: &Report) -> String {
         } else {
             &["Bug Risk"]
         };
+        let message = match &f.waived {
+            Some(w) => format!(
+                "{} (waived by {}, owner {}, expires {})",
+                f.message, w.id, w.owner, w.expires
+            ),
+            None => f.message.clone(),
+        };
         issues.push(issue(
-            &f.message,
+            &message,
             &f.rule,
             &print,
             severity,

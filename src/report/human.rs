@@ -50,10 +50,20 @@ fn finding_diagnostic(report: &Report, finding: &Finding) -> SourceDiagnostic {
         Severity::Warning => miette::Severity::Warning,
         Severity::Note => miette::Severity::Advice,
     };
-    let mut d = SourceDiagnostic::new(finding.rule.clone(), finding.message.clone())
-        .with_severity(severity);
-    if let (Some(source), Some(location)) = (&report.source, &finding.location) {
-        let label = if location.exact {
+    let elsewhere = finding
+        .location
+        .as_ref()
+        .filter(|l| !super::in_manifest(report, l));
+    let message = match elsewhere {
+        // A location outside the manifest (the waivers file): named, not rendered.
+        Some(l) => format!("{} ({}:{}:{})", finding.message, l.file, l.line, l.column),
+        None => finding.message.clone(),
+    };
+    let mut d = SourceDiagnostic::new(finding.rule.clone(), message).with_severity(severity);
+    if let (Some(source), Some(location), None) = (&report.source, &finding.location, elsewhere) {
+        let label = if finding.waived.is_some() {
+            format!("{} (waived)", finding.severity)
+        } else if location.exact {
             finding.severity.as_str().to_owned()
         } else {
             format!(
@@ -66,7 +76,14 @@ fn finding_diagnostic(report: &Report, finding: &Finding) -> SourceDiagnostic {
             .with_label(label, location.offset, location.len);
     }
     let mut help = finding.help.clone().unwrap_or_default();
-    if !report.is_blocking(finding) && finding.severity == Severity::Error {
+    if let Some(w) = &finding.waived {
+        help = format!(
+            "{help}\nwaived by {} (owner {}, signed by {}, expires {}): {}",
+            w.id, w.owner, w.signer, w.expires, w.reason
+        )
+        .trim()
+        .to_owned();
+    } else if !report.is_blocking(finding) && finding.severity == Severity::Error {
         help = format!("{help} (not blocking: --fail-on {})", fail_on_name(report))
             .trim()
             .to_owned();
@@ -89,11 +106,21 @@ fn fail_on_name(report: &Report) -> &'static str {
 fn verdict_line(report: &Report) -> String {
     let counts = report.counts();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let waived = report
+        .findings
+        .iter()
+        .filter(|f| f.waived.is_some())
+        .count();
     let tally = format!(
-        "{}, {}, {}",
+        "{}, {}, {}{}",
         plural(counts.error, "error"),
         plural(counts.warning, "warning"),
-        plural(counts.note, "note")
+        plural(counts.note, "note"),
+        if waived > 0 {
+            format!("; {waived} waived")
+        } else {
+            String::new()
+        }
     );
     let target = report
         .manifest_file

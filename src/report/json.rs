@@ -7,7 +7,8 @@
 //!  "findings": [{"rule": "...", "severity": "error", "message": "...", "help": "...",
 //!                "waivable": true, "blocking": true, "path": [...],
 //!                "location": {"file": "...", "line": 3, "column": 5, "exact": true},
-//!                "source": "data.tollgate.images.deny"}],
+//!                "source": "data.tollgate.images.deny",
+//!                "waived": {"id", "owner", "expires", "reason", "signer"} (only when waived)}],
 //!  "errors": [{"code": "...", "message": "...", "location": {...}, "help": "..."}]}
 //! ```
 //! Fields are only ever added; `verdict` and `exit_code` always agree with the process exit code.

@@ -139,7 +139,13 @@ pub fn render(report: &Report) -> String {
             .as_ref()
             .map(|l| format!("{}:{}:{}: ", repo_path(&l.file), l.line, l.column))
             .unwrap_or_default();
-        let line = format!("{at}{}: {}", f.severity, f.message);
+        let mut line = format!("{at}{}: {}", f.severity, f.message);
+        if let Some(w) = &f.waived {
+            line.push_str(&format!(
+                " [waived by {} (owner {}, signed by {}, expires {}): {}]",
+                w.id, w.owner, w.signer, w.expires, w.reason
+            ));
+        }
         let position = cases
             .iter()
             .position(|c| c.classname == classname && c.name == name);

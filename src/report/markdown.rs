@@ -103,6 +103,7 @@ pub fn render(report: &Report, omitted_annotations: Option<usize>) -> String {
         let budget = MAX_BYTES.saturating_sub(tail.len() + 200);
         for (i, f) in report.findings.iter().enumerate() {
             let icon = match (report.is_blocking(f), f.severity) {
+                _ if f.waived.is_some() => ":large_blue_circle:",
                 (true, _) => ":x:",
                 (false, Severity::Error | Severity::Warning) => ":warning:",
                 (false, Severity::Note) => ":information_source:",
@@ -117,9 +118,13 @@ pub fn render(report: &Report, omitted_annotations: Option<usize>) -> String {
                 .as_deref()
                 .or_else(|| builtin_rule(&f.rule).map(|r| r.help))
                 .unwrap_or("");
+            let severity = match &f.waived {
+                Some(_) => format!("{} (waived)", f.severity),
+                None => f.severity.to_string(),
+            };
             let row = format!(
                 "| {icon} | {} | `{}` | {} | {} | {} |\n",
-                f.severity,
+                severity,
                 cell(&f.rule),
                 cell(&at),
                 cell(&f.message),
@@ -136,6 +141,30 @@ pub fn render(report: &Report, omitted_annotations: Option<usize>) -> String {
             out.push_str(&row);
         }
         out.push('\n');
+        let waived: Vec<_> = report
+            .findings
+            .iter()
+            .filter_map(|f| Some((f, f.waived.as_ref()?)))
+            .collect();
+        if !waived.is_empty() {
+            let _ = writeln!(
+                out,
+                "### Waived\n\n| rule | waiver | owner | signed by | expires | reason |\n|---|---|---|---|---|---|"
+            );
+            for (f, w) in waived {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} | {} |",
+                    cell(&f.rule),
+                    cell(&w.id),
+                    cell(&w.owner),
+                    cell(&w.signer),
+                    cell(&w.expires),
+                    cell(&w.reason)
+                );
+            }
+            out.push('\n');
+        }
     }
     out.push_str(&tail);
     out
@@ -239,6 +268,7 @@ mod tests {
                 path: None,
                 location: None,
                 source: "s".into(),
+                waived: None,
             })
             .collect();
         let report = Report::of_findings(

@@ -247,6 +247,15 @@ pub(crate) struct Region {
 }
 
 /// The region a location covers, computed from the manifest text when the report has it.
+/// Whether a location is in the report's manifest (and not, say, in the waivers file).
+pub(crate) fn in_manifest(report: &Report, location: &Location) -> bool {
+    let norm = |p: &str| p.trim_start_matches("./").to_owned();
+    report
+        .manifest_file
+        .as_deref()
+        .is_some_and(|m| norm(m) == norm(&location.file))
+}
+
 pub(crate) fn region(report: &Report, location: &Location) -> Region {
     let fallback = Region {
         start_line: location.line,
@@ -258,6 +267,10 @@ pub(crate) fn region(report: &Report, location: &Location) -> Region {
     let Some(source) = &report.source else {
         return fallback;
     };
+    // Locations in other files (the waivers file) cannot be measured against the manifest text.
+    if !in_manifest(report, location) {
+        return fallback;
+    }
     let text: &str = source.inner();
     let Some(span) = text.get(location.offset..location.offset.saturating_add(location.len)) else {
         return fallback;
@@ -353,6 +366,7 @@ mod tests {
                 exact: true,
             }),
             source: "data.x.deny".into(),
+            waived: None,
         }
     }
 

@@ -138,7 +138,7 @@ pub fn render(report: &Report) -> String {
                 text.push_str("\nHelp: ");
                 text.push_str(help);
             }
-            json!({
+            let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": index.get(&f.rule).copied().unwrap_or(0),
                 "level": level(f.severity),
@@ -150,7 +150,23 @@ pub fn render(report: &Report) -> String {
                 "partialFingerprints": {"primaryLocationLineHash": print},
                 "properties": {"blocking": report.is_blocking(f), "waivable": f.waivable,
                                "source": f.source},
-            })
+            });
+            // A waived finding is an accepted, externally managed suppression (GitHub shows it
+            // as dismissed rather than dropping it).
+            if let (Some(w), Some(object)) = (&f.waived, result.as_object_mut()) {
+                object.insert(
+                    "suppressions".into(),
+                    json!([{
+                        "kind": "external",
+                        "status": "accepted",
+                        "justification": format!(
+                            "waiver {} (owner {}, signed by {}, expires {}): {}",
+                            w.id, w.owner, w.signer, w.expires, w.reason
+                        ),
+                    }]),
+                );
+            }
+            result
         })
         .collect();
 
@@ -248,6 +264,7 @@ mod tests {
             path: None,
             location: None,
             source: "data.team.deny".into(),
+            waived: None,
         }
     }
 
