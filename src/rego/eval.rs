@@ -73,8 +73,15 @@ pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<R
     for d in &args.data {
         loaded.add_path(d).map_err(one)?;
     }
+    let key = match &args.bundle_key {
+        Some(path) => Some(
+            super::signing::BundleKey::load(path, &args.bundle_verification_key_id)
+                .map_err(|e| one(RegoError::plain("usage_error", e)))?,
+        ),
+        None => None,
+    };
     for b in &args.bundles {
-        loaded.add_bundle(b).map_err(one)?;
+        loaded.add_bundle_verified(b, key.as_ref()).map_err(one)?;
     }
     let mut engine = super::new_engine(EngineOptions {
         v0: args.v0_compatible,
