@@ -1,6 +1,7 @@
 //! OPA builtins that regorus 0.14.1 lacks, registered with `Engine::add_extension`:
 //! `crypto.sha256`, `crypto.sha1`, `crypto.md5`, `crypto.hmac.{sha256,sha512,sha1,md5,equal}`
-//! `net.cidr_intersects`, `yaml.unmarshal` and `yaml.is_valid`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
+//! `net.cidr_intersects`, `yaml.unmarshal`, `yaml.is_valid`, `io.jwt.decode` and
+//! `io.jwt.verify_{es256,es384,rs256,rs384,rs512}`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
 //! as `crypto.hmac.X(message, key)`; CIDR overlap for IPv4 and IPv6).
 
 use anyhow::{Result, anyhow, bail};
@@ -93,6 +94,31 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
         }),
     )?;
     engine.add_extension(
+        "io.jwt.decode".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let token = string_arg(&args, 0, "io.jwt.decode")?;
+            jwt_decode(&token)
+        }),
+    )?;
+    for (name, alg) in [
+        ("io.jwt.verify_es256", "ES256"),
+        ("io.jwt.verify_es384", "ES384"),
+        ("io.jwt.verify_rs256", "RS256"),
+        ("io.jwt.verify_rs384", "RS384"),
+        ("io.jwt.verify_rs512", "RS512"),
+    ] {
+        engine.add_extension(
+            name.into(),
+            2,
+            Box::new(move |args: Vec<Value>| {
+                let token = string_arg(&args, 0, name)?;
+                let keys = string_arg(&args, 1, name)?;
+                jwt_verify(&token, &keys, alg).map(Value::from)
+            }),
+        )?;
+    }
+    engine.add_extension(
         "net.cidr_intersects".into(),
         2,
         Box::new(|args: Vec<Value>| {
@@ -102,6 +128,106 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
         }),
     )?;
     Ok(())
+}
+
+/// `io.jwt.decode`: `[header, payload, hex(signature)]`; a `cty: JWT` payload is decoded in turn.
+fn jwt_decode(token: &str) -> Result<Value> {
+    let jwt = super::jwt::decode(token).map_err(|e| anyhow!("io.jwt.decode: {e}"))?;
+    if jwt.header.get("enc").is_some() {
+        bail!("io.jwt.decode: JWT is a JWE object, which is not supported");
+    }
+    if jwt.header.get("cty").and_then(serde_json::Value::as_str) == Some("JWT") {
+        let inner = String::from_utf8_lossy(&jwt.payload);
+        return jwt_decode(inner.trim_matches(|c| c == '"' || c == '\''));
+    }
+    let payload = jwt
+        .payload_json()
+        .map_err(|e| anyhow!("io.jwt.decode: {e}"))?;
+    if !payload.is_object() {
+        bail!("io.jwt.decode: JWT payload is not a JSON object");
+    }
+    let out = serde_json::json!([jwt.header, payload, hex::encode(&jwt.signature)]);
+    Value::from_json_str(&out.to_string())
+}
+
+/// `io.jwt.verify_XXX(jwt, keys)`: `keys` is a PEM certificate or public key, a JWK or a JWK
+/// set. A JWKS key whose `kid` is the token's is the only one tried; otherwise every key whose
+/// `alg` (if any) is the token's. Malformed tokens and keys are errors, wrong signatures `false`.
+fn jwt_verify(token: &str, keys: &str, alg: &str) -> Result<bool> {
+    let jwt = super::jwt::decode(token).map_err(|e| anyhow!("{e}"))?;
+    let keys = verification_keys(keys)?;
+    let check = |key: &crate::keystore::PublicKey| {
+        super::jwt::verify_signature(alg, key, jwt.signing_input.as_bytes(), &jwt.signature)
+            .unwrap_or(false)
+    };
+    if let Some(kid) = jwt.kid().filter(|k| !k.is_empty())
+        && let Some((key, _, _)) = keys.iter().find(|(_, _, k)| k.as_deref() == Some(kid))
+    {
+        return Ok(check(key));
+    }
+    Ok(keys.iter().any(|(key, key_alg, _)| match key_alg {
+        Some(key_alg) if Some(key_alg.as_str()) != jwt.alg() => false,
+        _ => check(key),
+    }))
+}
+
+type VerificationKey = (crate::keystore::PublicKey, Option<String>, Option<String>);
+
+/// Keys from a PEM block (`CERTIFICATE` or `PUBLIC KEY`) or a JWK (set): (key, alg, kid).
+fn verification_keys(text: &str) -> Result<Vec<VerificationKey>> {
+    if text.trim_start().starts_with("-----BEGIN") {
+        let (label, der) = spki::der::pem::decode_vec(text.trim().as_bytes())
+            .map_err(|e| anyhow!("failed to parse a PEM block: {e}"))?;
+        let spki = match label {
+            "CERTIFICATE" => certificate_spki(&der)
+                .map_err(|e| anyhow!("failed to parse a PEM certificate: {e}"))?,
+            "PUBLIC KEY" => der,
+            _ => bail!("failed to extract a Key from the PEM certificate"),
+        };
+        let key = crate::keystore::PublicKey::from_spki_der(&spki)
+            .map_err(|e| anyhow!("failed to parse a PEM public key: {e}"))?;
+        return Ok(vec![(key, None, None)]);
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| anyhow!("failed to parse a JWK key (set): {e}"))?;
+    let entries = match json.get("keys").and_then(serde_json::Value::as_array) {
+        Some(keys) => keys.clone(),
+        None => vec![json],
+    };
+    let mut out = Vec::new();
+    for entry in &entries {
+        let key = super::jwt::key_from_jwk(entry)
+            .map_err(|e| anyhow!("failed to parse a JWK key (set): {e}"))?;
+        let text = |k: &str| {
+            entry
+                .get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        out.push((key, text("alg"), text("kid")));
+    }
+    Ok(out)
+}
+
+/// The DER SubjectPublicKeyInfo of a DER X.509 certificate (the 7th field of `tbsCertificate`,
+/// or the 6th when the optional `[0] version` is absent).
+fn certificate_spki(der: &[u8]) -> Result<Vec<u8>> {
+    use spki::der::{Decode, Encode, Reader, SliceReader, Tagged, asn1::AnyRef};
+    let cert = AnyRef::from_der(der).map_err(|e| anyhow!("{e}"))?;
+    let mut outer = SliceReader::new(cert.value()).map_err(|e| anyhow!("{e}"))?;
+    let tbs: AnyRef<'_> = outer.decode().map_err(|e| anyhow!("{e}"))?;
+    let mut fields = SliceReader::new(tbs.value()).map_err(|e| anyhow!("{e}"))?;
+    let first: AnyRef<'_> = fields.decode().map_err(|e| anyhow!("{e}"))?;
+    let skip = if first.tag().is_context_specific() {
+        5
+    } else {
+        4
+    };
+    for _ in 0..skip {
+        let _: AnyRef<'_> = fields.decode().map_err(|e| anyhow!("{e}"))?;
+    }
+    let spki: AnyRef<'_> = fields.decode().map_err(|e| anyhow!("{e}"))?;
+    spki.to_der().map_err(|e| anyhow!("{e}"))
 }
 
 fn string_arg(args: &[Value], index: usize, name: &str) -> Result<String> {
