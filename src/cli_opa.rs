@@ -160,6 +160,12 @@ pub struct EvalArgs {
     /// Time limit for the evaluation, in seconds (0 = none).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub timeout: u64,
+
+    /// Benchmark: after the normal evaluation, set the input and evaluate the query N more times
+    /// on the same loaded engine, and print the median and spread to stderr
+    /// (scripts/bench/opa-compare.sh).
+    #[arg(long, value_name = "N", default_value_t = 0, hide = true)]
+    pub repeat: u32,
 }
 
 /// `opa eval --format`.
