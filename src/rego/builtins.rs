@@ -1,7 +1,7 @@
 //! OPA builtins that regorus 0.14.1 lacks, registered with `Engine::add_extension`:
 //! `crypto.sha256`, `crypto.sha1`, `crypto.md5`, `crypto.hmac.{sha256,sha512,sha1,md5,equal}`
-//! `net.cidr_intersects`, `yaml.unmarshal`, `yaml.is_valid`, `io.jwt.decode` and
-//! `io.jwt.verify_{es256,es384,rs256,rs384,rs512}`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
+//! `net.cidr_intersects`, `yaml.unmarshal`, `yaml.is_valid`, `io.jwt.decode`,
+//! `io.jwt.verify_{es256,es384,rs256,rs384,rs512}` and `net.cidr_merge`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
 //! as `crypto.hmac.X(message, key)`; CIDR overlap for IPv4 and IPv6).
 
 use anyhow::{Result, anyhow, bail};
@@ -118,6 +118,27 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
             }),
         )?;
     }
+    engine.add_extension(
+        "net.cidr_merge".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let items: Vec<Value> = match args.first() {
+                Some(Value::Array(a)) => a.iter().cloned().collect(),
+                Some(Value::Set(s)) => s.iter().cloned().collect(),
+                _ => bail!("net.cidr_merge: operand must be an array"),
+            };
+            let mut networks = Vec::new();
+            for item in &items {
+                let Value::String(text) = item else {
+                    bail!("net.cidr_merge: element must be string");
+                };
+                networks.push(merge_network(text)?);
+            }
+            let merged: std::collections::BTreeSet<Value> =
+                cidr_merge(networks).into_iter().map(Value::from).collect();
+            Ok(Value::from(merged))
+        }),
+    )?;
     engine.add_extension(
         "net.cidr_intersects".into(),
         2,
@@ -389,6 +410,155 @@ struct Cidr {
     width: u32,
 }
 
+/// A `net.cidr_merge` input as OPA reads it: its range in the 16-byte space (IPv4 mapped to
+/// `::ffff:a.b.c.d`) and the text it prints as when nothing merges with it.
+struct MergeNet {
+    first: u128,
+    last: u128,
+    shown: String,
+}
+
+const V4_MAPPED: u128 = 0xffff_0000_0000;
+
+fn merge_network(text: &str) -> Result<MergeNet> {
+    // A bare IPv4 address gets its classful default mask, and keeps its host bits in the text
+    // (OPA's `generateIPNet`: `10.1.2.3` is `10.1.2.3/8`). A bare IPv6 address is an error.
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        let IpAddr::V4(v4) = ip else {
+            bail!("net.cidr_merge: IPv6 invalid: needs prefix length");
+        };
+        let prefix = match v4.octets()[0] {
+            0..0x80 => 8,
+            0x80..0xc0 => 16,
+            0xc0..0xe0 => 24,
+            _ => 32,
+        };
+        let (first, last) = v4_range(u32::from(v4), prefix);
+        return Ok(MergeNet {
+            first,
+            last,
+            shown: format!("{v4}/{prefix}"),
+        });
+    }
+    let cidr =
+        parse_cidr(text).map_err(|_| anyhow!("net.cidr_merge: invalid CIDR address: {text}"))?;
+    Ok(if cidr.width == 32 {
+        let (first, last) = v4_range(cidr.bits as u32, cidr.prefix);
+        MergeNet {
+            first,
+            last,
+            shown: format!(
+                "{}/{}",
+                std::net::Ipv4Addr::from((first - V4_MAPPED) as u32),
+                cidr.prefix
+            ),
+        }
+    } else {
+        let host = u128::MAX.checked_shr(cidr.prefix).unwrap_or(0);
+        let first = cidr.bits & !host;
+        MergeNet {
+            first,
+            last: first | host,
+            shown: format!("{}/{}", std::net::Ipv6Addr::from(first), cidr.prefix),
+        }
+    })
+}
+
+fn v4_range(addr: u32, prefix: u32) -> (u128, u128) {
+    let host: u32 = u32::MAX.checked_shr(prefix).unwrap_or(0);
+    let first = addr & !host;
+    (
+        V4_MAPPED | u128::from(first),
+        V4_MAPPED | u128::from(first | host),
+    )
+}
+
+/// OPA's `evalNetCIDRMerge`: sort by (last, first), fold each range into its predecessor when
+/// they touch or overlap, print untouched inputs as given and merged ranges as their minimal
+/// CIDR cover.
+fn cidr_merge(mut nets: Vec<MergeNet>) -> Vec<String> {
+    nets.sort_by_key(|n| (n.last, n.first));
+    let mut ranges: Vec<(u128, u128, Option<String>)> = nets
+        .into_iter()
+        .map(|n| (n.first, n.last, Some(n.shown)))
+        .collect();
+    let mut i = ranges.len();
+    while i > 1 {
+        i -= 1;
+        let first = ranges[i].0;
+        let previous = if first == 0 || first == V4_MAPPED {
+            first
+        } else {
+            first - 1
+        };
+        if previous <= ranges[i - 1].1 {
+            let merged_first = ranges[i - 1].0.min(first);
+            let last = ranges[i].1;
+            ranges[i - 1] = (merged_first, last, None);
+            ranges.remove(i);
+        }
+    }
+    let mut out = Vec::new();
+    for (first, last, shown) in ranges {
+        match shown {
+            Some(text) => out.push(text),
+            None => out.extend(range_to_cidrs(first, last)),
+        }
+    }
+    out
+}
+
+/// The minimal list of CIDRs covering `first..=last` (IPv4 when both are IPv4-mapped).
+fn range_to_cidrs(mut first: u128, last: u128) -> Vec<String> {
+    let v4 = first >> 32 == V4_MAPPED >> 32 && last >> 32 == V4_MAPPED >> 32;
+    let mut out = Vec::new();
+    loop {
+        // The largest block starting at `first` that stays within `last`.
+        let mut size_bits = if first == 0 {
+            128
+        } else {
+            first.trailing_zeros()
+        };
+        if v4 {
+            size_bits = size_bits.min(32);
+        }
+        while size_bits > 0 {
+            let span = if size_bits == 128 {
+                u128::MAX
+            } else {
+                (1u128 << size_bits) - 1
+            };
+            if first.checked_add(span).is_some_and(|end| end <= last) {
+                break;
+            }
+            size_bits -= 1;
+        }
+        if v4 {
+            out.push(format!(
+                "{}/{}",
+                std::net::Ipv4Addr::from((first - V4_MAPPED) as u32),
+                32 - size_bits
+            ));
+        } else {
+            out.push(format!(
+                "{}/{}",
+                std::net::Ipv6Addr::from(first),
+                128 - size_bits
+            ));
+        }
+        let span = if size_bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << size_bits) - 1
+        };
+        match first.checked_add(span) {
+            Some(end) if end < last => first = end + 1,
+            _ => break,
+        }
+    }
+    out
+}
+
 fn parse_cidr(text: &str) -> Result<Cidr> {
     let (addr, prefix) = text
         .split_once('/')
@@ -426,6 +596,30 @@ fn cidrs_intersect(a: Cidr, b: Cidr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidr_merge_follows_opa() {
+        let merge = |items: &[&str]| {
+            let nets = items
+                .iter()
+                .map(|t| merge_network(t).expect("parses"))
+                .collect();
+            let mut out = cidr_merge(nets);
+            out.sort();
+            out
+        };
+        assert_eq!(
+            merge(&["192.0.128.0/24", "192.0.129.0/24"]),
+            ["192.0.128.0/23"]
+        );
+        assert_eq!(merge(&["10.1.2.3"]), ["10.1.2.3/8"]);
+        assert_eq!(
+            merge(&["10.0.0.0/31", "10.0.0.2/32"]),
+            ["10.0.0.0/31", "10.0.0.2/32"]
+        );
+        assert_eq!(merge(&["fd00::/9", "fd80::/9"]), ["fd00::/8"]);
+        assert!(merge_network("fd00::1").is_err());
+    }
 
     #[test]
     fn digests_match_known_vectors() {
