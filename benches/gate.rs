@@ -112,6 +112,7 @@ fn main() {
         policies: vec![],
         data: vec![],
         timeout: DEFAULT_TIMEOUT,
+        bundle_key: None,
     };
     row(
         "policy library load + compile (builtin)",

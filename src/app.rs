@@ -399,6 +399,7 @@ fn check_inner(
         policies: args.policies.clone(),
         data: args.data.clone(),
         timeout: Duration::from_secs(args.policy_timeout),
+        bundle_key: (args.bundle_key.clone()).map(|k| (k, args.bundle_verification_key_id.clone())),
     }) {
         Ok(p) => p,
         Err(e) => return fail(vec![policy_failure(&e)], &summary),

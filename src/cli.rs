@@ -177,6 +177,20 @@ pub struct CheckArgs {
     #[arg(long)]
     pub no_builtin_policies: bool,
 
+    /// Every --policy must be an OPA bundle (directory or .tar.gz) signed for this PEM public
+    /// key; its `.signatures.json` is verified before anything in it is loaded.
+    #[arg(long, value_name = "FILE")]
+    pub bundle_key: Option<PathBuf>,
+
+    /// The id of --bundle-key; a signature naming another key id (`kid`) is refused.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "default",
+        requires = "bundle_key"
+    )]
+    pub bundle_verification_key_id: String,
+
     /// A JSON or YAML data document merged at the data root, e.g. `tollgate: {config: ...}`
     /// (repeatable).
     #[arg(short, long, value_name = "PATH")]

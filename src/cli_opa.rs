@@ -8,7 +8,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
     /// Policy (.rego) and data (.json, .yaml) files or directories; directories are walked
-    /// recursively and data in `a/b/` lands at `data.a.b`.
+    /// recursively and data in `a/b/` lands at `data.a.b`. With --bundle-key, each is a signed
+    /// bundle (directory or .tar.gz).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 
@@ -16,6 +17,20 @@ pub struct TestArgs {
     /// are honoured).
     #[arg(short, long = "bundle", value_name = "PATH")]
     pub bundles: Vec<PathBuf>,
+
+    /// Verify every --bundle's `.signatures.json` with this PEM public key (ES256, ES384, RS256,
+    /// RS384, RS512 or EdDSA) before loading it; an unsigned or altered bundle is an error.
+    #[arg(long, value_name = "FILE")]
+    pub bundle_key: Option<PathBuf>,
+
+    /// The id of --bundle-key; a signature naming another key id (`kid`) is refused.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "default",
+        requires = "bundle_key"
+    )]
+    pub bundle_verification_key_id: String,
 
     /// Print every test, not only failures, and a FAILURES section.
     #[arg(short, long)]
@@ -87,6 +102,20 @@ pub struct EvalArgs {
     #[arg(short, long = "bundle", value_name = "PATH")]
     pub bundles: Vec<PathBuf>,
 
+    /// Verify every --bundle's `.signatures.json` with this PEM public key (ES256, ES384, RS256,
+    /// RS384, RS512 or EdDSA) before loading it; an unsigned or altered bundle is an error.
+    #[arg(long, value_name = "FILE")]
+    pub bundle_key: Option<PathBuf>,
+
+    /// The id of --bundle-key; a signature naming another key id (`kid`) is refused.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "default",
+        requires = "bundle_key"
+    )]
+    pub bundle_verification_key_id: String,
+
     /// The input document (JSON or YAML).
     #[arg(short, long, value_name = "FILE", conflicts_with = "stdin_input")]
     pub input: Option<PathBuf>,
@@ -131,6 +160,12 @@ pub struct EvalArgs {
     /// Time limit for the evaluation, in seconds (0 = none).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub timeout: u64,
+
+    /// Benchmark: after the normal evaluation, set the input and evaluate the query N more times
+    /// on the same loaded engine, and print the median and spread to stderr
+    /// (scripts/bench/opa-compare.sh).
+    #[arg(long, value_name = "N", default_value_t = 0, hide = true)]
+    pub repeat: u32,
 }
 
 /// `opa eval --format`.

@@ -61,6 +61,9 @@ pub struct PolicyOptions {
     pub data: Vec<PathBuf>,
     /// Evaluation time limit.
     pub timeout: Duration,
+    /// `--bundle-key` and its key id: every `--policy` must then be a signed bundle (directory
+    /// or `.tar.gz`) whose signature is checked before it is parsed.
+    pub bundle_key: Option<(PathBuf, String)>,
 }
 
 /// Whether a rule's results fail the gate or warn.
@@ -274,9 +277,28 @@ impl PolicySet {
                 set.add_policy(file, text)?;
             }
         }
+        let key = match &options.bundle_key {
+            Some((path, id)) => Some(crate::rego::signing::BundleKey::load(path, id).map_err(
+                |reason| PolicyError::Read {
+                    path: path.display().to_string(),
+                    reason,
+                },
+            )?),
+            None => None,
+        };
         for path in &options.policies {
+            if let Some(key) = &key {
+                if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && !is_archive(path) {
+                    return Err(PolicyError::Read {
+                        path: path.display().to_string(),
+                        reason: "--bundle-key needs signed bundles (a directory or .tar.gz), not a single file".into(),
+                    });
+                }
+                set.add_archive(path, Some(key))?;
+                continue;
+            }
             if is_archive(path) {
-                set.add_archive(path)?;
+                set.add_archive(path, None)?;
                 continue;
             }
             let found = policy_files(path)?;
@@ -348,15 +370,21 @@ impl PolicySet {
         Ok(())
     }
 
-    /// Loads a compressed OPA bundle (`.tar.gz`) with the loader `tollgate eval -b` uses:
+    /// Loads a compressed OPA bundle (`.tar.gz`), or with a key any signed bundle, with the loader `tollgate eval -b` uses:
     /// `.manifest` roots enforced, data placed by folder, `*_test.rego` files skipped.
-    fn add_archive(&mut self, path: &Path) -> Result<(), PolicyError> {
+    fn add_archive(
+        &mut self,
+        path: &Path,
+        key: Option<&crate::rego::signing::BundleKey>,
+    ) -> Result<(), PolicyError> {
         let file = path.display().to_string();
         let mut bundle = crate::rego::Loaded::default();
-        bundle.add_bundle(path).map_err(|e| PolicyError::Read {
-            path: file.clone(),
-            reason: e.message.clone(),
-        })?;
+        bundle
+            .add_bundle_verified(path, key)
+            .map_err(|e| PolicyError::Read {
+                path: file.clone(),
+                reason: e.message.clone(),
+            })?;
         for module in &bundle.modules {
             if !module.file.ends_with("_test.rego") {
                 self.add_policy(&module.file, &module.text)?;
@@ -782,6 +810,7 @@ mod tests {
             policies: vec![],
             data: vec![],
             timeout: DEFAULT_TIMEOUT,
+            bundle_key: None,
         })
         .expect("builtin library compiles");
         assert!(set.rules().iter().any(|r| r.kind == RuleKind::Failure));

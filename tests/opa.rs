@@ -388,3 +388,75 @@ fn eval_extension_builtins_match_opa() {
         "[\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"900150983cd24fb0d6963f7d28e17f72\",\"2d93cbc1be167bcb1637a4a23cbff01a7878f0c50ee833954ea5221bb1b8c628\",true]\n"
     );
 }
+
+/// `fixtures/signed-bundle/bundle` was signed (ES256) by PyJWT + cryptography through
+/// `scripts/interop/signed-bundles.sh --write-fixture`, not by tollgate.
+#[test]
+fn signed_bundles_are_verified_before_loading() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/signed-bundle");
+    let key = fixture.join("ec-public.pem");
+    let key = key.to_str().expect("utf-8 path");
+    let copy = |name: &str, change: &dyn Fn(&std::path::Path)| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join(name);
+        for sub in ["", "signed"] {
+            std::fs::create_dir_all(root.join(sub)).expect("mkdir");
+        }
+        for file in [
+            ".manifest",
+            ".signatures.json",
+            "signed/data.json",
+            "signed/policy.rego",
+            "signed/policy_test.rego",
+        ] {
+            std::fs::copy(fixture.join("bundle").join(file), root.join(file)).expect("copy");
+        }
+        change(&root);
+        (dir, root.display().to_string())
+    };
+    let eval = |bundle: &str, key: &str| {
+        run(&[
+            "eval",
+            "-f",
+            "raw",
+            "-b",
+            bundle,
+            "--bundle-key",
+            key,
+            "data.signed.admins[0]",
+        ])
+    };
+
+    let (_keep, good) = copy("good", &|_| {});
+    let ok = eval(&good, key);
+    assert_eq!((ok.code, ok.stdout.trim()), (0, "ada"), "{}", ok.stderr);
+    let tests = run(&["test", "--bundle-key", key, &good]);
+    assert_eq!(tests.code, 0, "{}{}", tests.stdout, tests.stderr);
+
+    let (_keep, tampered) = copy("tampered", &|root| {
+        let data = root.join("signed/data.json");
+        let text = std::fs::read_to_string(&data).expect("read");
+        std::fs::write(&data, text.replace("grace", "eve")).expect("write");
+    });
+    let (_keep, extra) = copy("extra", &|root| {
+        std::fs::write(root.join("signed/more.rego"), "package signed\n").expect("write");
+    });
+    let (_keep, unsigned) = copy("unsigned", &|root| {
+        std::fs::remove_file(root.join(".signatures.json")).expect("rm");
+    });
+    let other = fixture.join("other-public.pem");
+    let wrong_key = other.to_str().expect("utf-8 path");
+    for (bundle, key, needle) in [
+        (&tampered, key, "signed/data.json: digest mismatch"),
+        (&extra, key, "signed/more.rego is not included"),
+        (&unsigned, key, "bundle is not signed"),
+        (&good, wrong_key, "signature verification failed"),
+    ] {
+        let out = eval(bundle, key);
+        assert_eq!(out.code, 2, "{bundle}: {}", out.stdout);
+        assert!(out.stderr.contains(needle), "{bundle}: {}", out.stderr);
+        let tests = run(&["test", "--bundle-key", key, bundle]);
+        assert_eq!(tests.code, 2, "{bundle}: {}", tests.stderr);
+        assert!(tests.stderr.contains(needle), "{}", tests.stderr);
+    }
+}

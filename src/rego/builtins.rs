@@ -1,6 +1,7 @@
 //! OPA builtins that regorus 0.14.1 lacks, registered with `Engine::add_extension`:
 //! `crypto.sha256`, `crypto.sha1`, `crypto.md5`, `crypto.hmac.{sha256,sha512,sha1,md5,equal}`
-//! `net.cidr_intersects`, `yaml.unmarshal` and `yaml.is_valid`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
+//! `net.cidr_intersects`, `yaml.unmarshal`, `yaml.is_valid`, `io.jwt.decode`,
+//! `io.jwt.verify_{es256,es384,rs256,rs384,rs512}` and `net.cidr_merge`. Each follows OPA's definition (hex-encoded lowercase digests; HMAC
 //! as `crypto.hmac.X(message, key)`; CIDR overlap for IPv4 and IPv6).
 
 use anyhow::{Result, anyhow, bail};
@@ -93,6 +94,52 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
         }),
     )?;
     engine.add_extension(
+        "io.jwt.decode".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let token = string_arg(&args, 0, "io.jwt.decode")?;
+            jwt_decode(&token)
+        }),
+    )?;
+    for (name, alg) in [
+        ("io.jwt.verify_es256", "ES256"),
+        ("io.jwt.verify_es384", "ES384"),
+        ("io.jwt.verify_rs256", "RS256"),
+        ("io.jwt.verify_rs384", "RS384"),
+        ("io.jwt.verify_rs512", "RS512"),
+    ] {
+        engine.add_extension(
+            name.into(),
+            2,
+            Box::new(move |args: Vec<Value>| {
+                let token = string_arg(&args, 0, name)?;
+                let keys = string_arg(&args, 1, name)?;
+                jwt_verify(&token, &keys, alg).map(Value::from)
+            }),
+        )?;
+    }
+    engine.add_extension(
+        "net.cidr_merge".into(),
+        1,
+        Box::new(|args: Vec<Value>| {
+            let items: Vec<Value> = match args.first() {
+                Some(Value::Array(a)) => a.iter().cloned().collect(),
+                Some(Value::Set(s)) => s.iter().cloned().collect(),
+                _ => bail!("net.cidr_merge: operand must be an array"),
+            };
+            let mut networks = Vec::new();
+            for item in &items {
+                let Value::String(text) = item else {
+                    bail!("net.cidr_merge: element must be string");
+                };
+                networks.push(merge_network(text)?);
+            }
+            let merged: std::collections::BTreeSet<Value> =
+                cidr_merge(networks).into_iter().map(Value::from).collect();
+            Ok(Value::from(merged))
+        }),
+    )?;
+    engine.add_extension(
         "net.cidr_intersects".into(),
         2,
         Box::new(|args: Vec<Value>| {
@@ -102,6 +149,106 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
         }),
     )?;
     Ok(())
+}
+
+/// `io.jwt.decode`: `[header, payload, hex(signature)]`; a `cty: JWT` payload is decoded in turn.
+fn jwt_decode(token: &str) -> Result<Value> {
+    let jwt = super::jwt::decode(token).map_err(|e| anyhow!("io.jwt.decode: {e}"))?;
+    if jwt.header.get("enc").is_some() {
+        bail!("io.jwt.decode: JWT is a JWE object, which is not supported");
+    }
+    if jwt.header.get("cty").and_then(serde_json::Value::as_str) == Some("JWT") {
+        let inner = String::from_utf8_lossy(&jwt.payload);
+        return jwt_decode(inner.trim_matches(|c| c == '"' || c == '\''));
+    }
+    let payload = jwt
+        .payload_json()
+        .map_err(|e| anyhow!("io.jwt.decode: {e}"))?;
+    if !payload.is_object() {
+        bail!("io.jwt.decode: JWT payload is not a JSON object");
+    }
+    let out = serde_json::json!([jwt.header, payload, hex::encode(&jwt.signature)]);
+    Value::from_json_str(&out.to_string())
+}
+
+/// `io.jwt.verify_XXX(jwt, keys)`: `keys` is a PEM certificate or public key, a JWK or a JWK
+/// set. A JWKS key whose `kid` is the token's is the only one tried; otherwise every key whose
+/// `alg` (if any) is the token's. Malformed tokens and keys are errors, wrong signatures `false`.
+fn jwt_verify(token: &str, keys: &str, alg: &str) -> Result<bool> {
+    let jwt = super::jwt::decode(token).map_err(|e| anyhow!("{e}"))?;
+    let keys = verification_keys(keys)?;
+    let check = |key: &crate::keystore::PublicKey| {
+        super::jwt::verify_signature(alg, key, jwt.signing_input.as_bytes(), &jwt.signature)
+            .unwrap_or(false)
+    };
+    if let Some(kid) = jwt.kid().filter(|k| !k.is_empty())
+        && let Some((key, _, _)) = keys.iter().find(|(_, _, k)| k.as_deref() == Some(kid))
+    {
+        return Ok(check(key));
+    }
+    Ok(keys.iter().any(|(key, key_alg, _)| match key_alg {
+        Some(key_alg) if Some(key_alg.as_str()) != jwt.alg() => false,
+        _ => check(key),
+    }))
+}
+
+type VerificationKey = (crate::keystore::PublicKey, Option<String>, Option<String>);
+
+/// Keys from a PEM block (`CERTIFICATE` or `PUBLIC KEY`) or a JWK (set): (key, alg, kid).
+fn verification_keys(text: &str) -> Result<Vec<VerificationKey>> {
+    if text.trim_start().starts_with("-----BEGIN") {
+        let (label, der) = spki::der::pem::decode_vec(text.trim().as_bytes())
+            .map_err(|e| anyhow!("failed to parse a PEM block: {e}"))?;
+        let spki = match label {
+            "CERTIFICATE" => certificate_spki(&der)
+                .map_err(|e| anyhow!("failed to parse a PEM certificate: {e}"))?,
+            "PUBLIC KEY" => der,
+            _ => bail!("failed to extract a Key from the PEM certificate"),
+        };
+        let key = crate::keystore::PublicKey::from_spki_der(&spki)
+            .map_err(|e| anyhow!("failed to parse a PEM public key: {e}"))?;
+        return Ok(vec![(key, None, None)]);
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| anyhow!("failed to parse a JWK key (set): {e}"))?;
+    let entries = match json.get("keys").and_then(serde_json::Value::as_array) {
+        Some(keys) => keys.clone(),
+        None => vec![json],
+    };
+    let mut out = Vec::new();
+    for entry in &entries {
+        let key = super::jwt::key_from_jwk(entry)
+            .map_err(|e| anyhow!("failed to parse a JWK key (set): {e}"))?;
+        let text = |k: &str| {
+            entry
+                .get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        out.push((key, text("alg"), text("kid")));
+    }
+    Ok(out)
+}
+
+/// The DER SubjectPublicKeyInfo of a DER X.509 certificate (the 7th field of `tbsCertificate`,
+/// or the 6th when the optional `[0] version` is absent).
+fn certificate_spki(der: &[u8]) -> Result<Vec<u8>> {
+    use spki::der::{Decode, Encode, Reader, SliceReader, Tagged, asn1::AnyRef};
+    let cert = AnyRef::from_der(der).map_err(|e| anyhow!("{e}"))?;
+    let mut outer = SliceReader::new(cert.value()).map_err(|e| anyhow!("{e}"))?;
+    let tbs: AnyRef<'_> = outer.decode().map_err(|e| anyhow!("{e}"))?;
+    let mut fields = SliceReader::new(tbs.value()).map_err(|e| anyhow!("{e}"))?;
+    let first: AnyRef<'_> = fields.decode().map_err(|e| anyhow!("{e}"))?;
+    let skip = if first.tag().is_context_specific() {
+        5
+    } else {
+        4
+    };
+    for _ in 0..skip {
+        let _: AnyRef<'_> = fields.decode().map_err(|e| anyhow!("{e}"))?;
+    }
+    let spki: AnyRef<'_> = fields.decode().map_err(|e| anyhow!("{e}"))?;
+    spki.to_der().map_err(|e| anyhow!("{e}"))
 }
 
 fn string_arg(args: &[Value], index: usize, name: &str) -> Result<String> {
@@ -263,6 +410,155 @@ struct Cidr {
     width: u32,
 }
 
+/// A `net.cidr_merge` input as OPA reads it: its range in the 16-byte space (IPv4 mapped to
+/// `::ffff:a.b.c.d`) and the text it prints as when nothing merges with it.
+struct MergeNet {
+    first: u128,
+    last: u128,
+    shown: String,
+}
+
+const V4_MAPPED: u128 = 0xffff_0000_0000;
+
+fn merge_network(text: &str) -> Result<MergeNet> {
+    // A bare IPv4 address gets its classful default mask, and keeps its host bits in the text
+    // (OPA's `generateIPNet`: `10.1.2.3` is `10.1.2.3/8`). A bare IPv6 address is an error.
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        let IpAddr::V4(v4) = ip else {
+            bail!("net.cidr_merge: IPv6 invalid: needs prefix length");
+        };
+        let prefix = match v4.octets()[0] {
+            0..0x80 => 8,
+            0x80..0xc0 => 16,
+            0xc0..0xe0 => 24,
+            _ => 32,
+        };
+        let (first, last) = v4_range(u32::from(v4), prefix);
+        return Ok(MergeNet {
+            first,
+            last,
+            shown: format!("{v4}/{prefix}"),
+        });
+    }
+    let cidr =
+        parse_cidr(text).map_err(|_| anyhow!("net.cidr_merge: invalid CIDR address: {text}"))?;
+    Ok(if cidr.width == 32 {
+        let (first, last) = v4_range(cidr.bits as u32, cidr.prefix);
+        MergeNet {
+            first,
+            last,
+            shown: format!(
+                "{}/{}",
+                std::net::Ipv4Addr::from((first - V4_MAPPED) as u32),
+                cidr.prefix
+            ),
+        }
+    } else {
+        let host = u128::MAX.checked_shr(cidr.prefix).unwrap_or(0);
+        let first = cidr.bits & !host;
+        MergeNet {
+            first,
+            last: first | host,
+            shown: format!("{}/{}", std::net::Ipv6Addr::from(first), cidr.prefix),
+        }
+    })
+}
+
+fn v4_range(addr: u32, prefix: u32) -> (u128, u128) {
+    let host: u32 = u32::MAX.checked_shr(prefix).unwrap_or(0);
+    let first = addr & !host;
+    (
+        V4_MAPPED | u128::from(first),
+        V4_MAPPED | u128::from(first | host),
+    )
+}
+
+/// OPA's `evalNetCIDRMerge`: sort by (last, first), fold each range into its predecessor when
+/// they touch or overlap, print untouched inputs as given and merged ranges as their minimal
+/// CIDR cover.
+fn cidr_merge(mut nets: Vec<MergeNet>) -> Vec<String> {
+    nets.sort_by_key(|n| (n.last, n.first));
+    let mut ranges: Vec<(u128, u128, Option<String>)> = nets
+        .into_iter()
+        .map(|n| (n.first, n.last, Some(n.shown)))
+        .collect();
+    let mut i = ranges.len();
+    while i > 1 {
+        i -= 1;
+        let first = ranges[i].0;
+        let previous = if first == 0 || first == V4_MAPPED {
+            first
+        } else {
+            first - 1
+        };
+        if previous <= ranges[i - 1].1 {
+            let merged_first = ranges[i - 1].0.min(first);
+            let last = ranges[i].1;
+            ranges[i - 1] = (merged_first, last, None);
+            ranges.remove(i);
+        }
+    }
+    let mut out = Vec::new();
+    for (first, last, shown) in ranges {
+        match shown {
+            Some(text) => out.push(text),
+            None => out.extend(range_to_cidrs(first, last)),
+        }
+    }
+    out
+}
+
+/// The minimal list of CIDRs covering `first..=last` (IPv4 when both are IPv4-mapped).
+fn range_to_cidrs(mut first: u128, last: u128) -> Vec<String> {
+    let v4 = first >> 32 == V4_MAPPED >> 32 && last >> 32 == V4_MAPPED >> 32;
+    let mut out = Vec::new();
+    loop {
+        // The largest block starting at `first` that stays within `last`.
+        let mut size_bits = if first == 0 {
+            128
+        } else {
+            first.trailing_zeros()
+        };
+        if v4 {
+            size_bits = size_bits.min(32);
+        }
+        while size_bits > 0 {
+            let span = if size_bits == 128 {
+                u128::MAX
+            } else {
+                (1u128 << size_bits) - 1
+            };
+            if first.checked_add(span).is_some_and(|end| end <= last) {
+                break;
+            }
+            size_bits -= 1;
+        }
+        if v4 {
+            out.push(format!(
+                "{}/{}",
+                std::net::Ipv4Addr::from((first - V4_MAPPED) as u32),
+                32 - size_bits
+            ));
+        } else {
+            out.push(format!(
+                "{}/{}",
+                std::net::Ipv6Addr::from(first),
+                128 - size_bits
+            ));
+        }
+        let span = if size_bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << size_bits) - 1
+        };
+        match first.checked_add(span) {
+            Some(end) if end < last => first = end + 1,
+            _ => break,
+        }
+    }
+    out
+}
+
 fn parse_cidr(text: &str) -> Result<Cidr> {
     let (addr, prefix) = text
         .split_once('/')
@@ -300,6 +596,30 @@ fn cidrs_intersect(a: Cidr, b: Cidr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidr_merge_follows_opa() {
+        let merge = |items: &[&str]| {
+            let nets = items
+                .iter()
+                .map(|t| merge_network(t).expect("parses"))
+                .collect();
+            let mut out = cidr_merge(nets);
+            out.sort();
+            out
+        };
+        assert_eq!(
+            merge(&["192.0.128.0/24", "192.0.129.0/24"]),
+            ["192.0.128.0/23"]
+        );
+        assert_eq!(merge(&["10.1.2.3"]), ["10.1.2.3/8"]);
+        assert_eq!(
+            merge(&["10.0.0.0/31", "10.0.0.2/32"]),
+            ["10.0.0.0/31", "10.0.0.2/32"]
+        );
+        assert_eq!(merge(&["fd00::/9", "fd80::/9"]), ["fd00::/8"]);
+        assert!(merge_network("fd00::1").is_err());
+    }
 
     #[test]
     fn digests_match_known_vectors() {

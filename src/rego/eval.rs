@@ -25,14 +25,26 @@ pub struct Row {
 
 /// Runs `tollgate eval`. `stdin` is read only for `--stdin` (the query) or `-I` (the input).
 pub fn run(args: &EvalArgs, stdin: &mut dyn Read) -> EvalOutput {
-    match evaluate(args, stdin) {
-        Ok(rows) => render_rows(args, &rows),
+    match evaluate_timed(args, stdin) {
+        Ok((rows, timing)) => {
+            let mut out = render_rows(args, &rows);
+            out.stderr.push_str(&timing);
+            out
+        }
         Err(errors) => render_failure(args.format, &errors),
     }
 }
 
 /// Loads, evaluates and returns the result rows, or OPA-shaped errors.
 pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<RegoError>> {
+    evaluate_timed(args, stdin).map(|(rows, _)| rows)
+}
+
+/// [`evaluate`], plus the `--repeat` timing line (empty without `--repeat`).
+fn evaluate_timed(
+    args: &EvalArgs,
+    stdin: &mut dyn Read,
+) -> Result<(Vec<Row>, String), Vec<RegoError>> {
     let one = |e: RegoError| vec![e];
     let mut stdin_text = None;
     let mut read_stdin = |what: &str| -> Result<String, RegoError> {
@@ -73,8 +85,15 @@ pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<R
     for d in &args.data {
         loaded.add_path(d).map_err(one)?;
     }
+    let key = match &args.bundle_key {
+        Some(path) => Some(
+            super::signing::BundleKey::load(path, &args.bundle_verification_key_id)
+                .map_err(|e| one(RegoError::plain("usage_error", e)))?,
+        ),
+        None => None,
+    };
     for b in &args.bundles {
-        loaded.add_bundle(b).map_err(one)?;
+        loaded.add_bundle_verified(b, key.as_ref()).map_err(one)?;
     }
     let mut engine = super::new_engine(EngineOptions {
         v0: args.v0_compatible,
@@ -82,10 +101,12 @@ pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<R
     })
     .map_err(one)?;
     super::install(&mut engine, &loaded).map_err(one)?;
+    let mut input_value = None;
     if let Some(input) = input {
         let value = regorus::Value::from_json_str(&input.to_string())
             .map_err(|e| one(RegoError::from_regorus("loader_error", &e)))?;
-        engine.set_input(value);
+        engine.set_input(value.clone());
+        input_value = Some(value);
     }
     if args.timeout > 0 {
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
@@ -135,7 +156,46 @@ pub fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<Vec<Row>, Vec<R
             bindings,
         });
     }
-    Ok(rows)
+    let timing = if args.repeat > 0 {
+        repeat_timing(
+            &mut engine,
+            query.trim_end(),
+            input_value.as_ref(),
+            args.repeat,
+        )
+    } else {
+        String::new()
+    };
+    Ok((rows, timing))
+}
+
+/// Sets the input and evaluates the query `n` times on the loaded engine; reports the median,
+/// the fastest and the slowest run in microseconds.
+fn repeat_timing(
+    engine: &mut regorus::Engine,
+    query: &str,
+    input: Option<&regorus::Value>,
+    n: u32,
+) -> String {
+    let mut micros: Vec<f64> = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let start = std::time::Instant::now();
+        if let Some(input) = input {
+            engine.set_input(input.clone());
+        }
+        let result = engine.eval_query(query.to_owned(), false);
+        micros.push(start.elapsed().as_secs_f64() * 1e6);
+        if let Err(e) = result {
+            return format!("repeat: evaluation failed: {e}\n");
+        }
+    }
+    micros.sort_by(f64::total_cmp);
+    let median = micros[micros.len() / 2];
+    format!(
+        "repeat: {n} runs, median {median:.1} us, min {:.1} us, max {:.1} us\n",
+        micros[0],
+        micros[micros.len() - 1]
+    )
 }
 
 /// How many expressions the query has (1 when it cannot be parsed here).

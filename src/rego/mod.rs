@@ -7,6 +7,8 @@
 
 pub mod builtins;
 pub mod eval;
+pub mod jwt;
+pub mod signing;
 pub mod test;
 
 use serde_json::{Map, Value as Json};
@@ -174,10 +176,29 @@ impl Loaded {
 
     /// Loads a bundle directory or `.tar.gz`, checking its `.manifest` roots.
     pub fn add_bundle(&mut self, path: &Path) -> Result<(), RegoError> {
+        self.add_bundle_verified(path, None)
+    }
+
+    /// Loads a bundle; with a key, its `.signatures.json` is verified against every file of the
+    /// bundle first, and the files loaded are the very bytes that were verified.
+    pub fn add_bundle_verified(
+        &mut self,
+        path: &Path,
+        key: Option<&signing::BundleKey>,
+    ) -> Result<(), RegoError> {
         let meta = std::fs::metadata(path).map_err(|e| read_error(path, &e))?;
         let mut bundle = Loaded::default();
-        let roots = if meta.is_file() {
-            bundle.add_archive(path)?
+        let roots = if meta.is_file() || key.is_some() {
+            let files = if meta.is_file() {
+                read_archive(path)?
+            } else {
+                read_bundle_dir(path)?
+            };
+            if let Some(key) = key {
+                signing::verify_bundle(&path.display().to_string(), &files, key)
+                    .map_err(|e| RegoError::plain(signing::ERROR_CODE, e))?;
+            }
+            bundle.add_bundle_files(path, files, !meta.is_file())?
         } else {
             bundle.walk(path, &[], Mode::Bundle)?;
             read_manifest_roots(path)?
@@ -287,71 +308,130 @@ impl Loaded {
         }
     }
 
-    /// Loads a `.tar.gz` bundle: entries in memory, `.manifest` roots returned.
-    fn add_archive(&mut self, path: &Path) -> Result<Option<Vec<String>>, RegoError> {
-        let archive_error = |message: String| {
-            RegoError::plain("bundle_error", format!("{}: {message}", path.display()))
-        };
-        let file = std::fs::File::open(path).map_err(|e| read_error(path, &e))?;
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-        let entries = archive
-            .entries()
-            .map_err(|e| archive_error(e.to_string()))?;
-        let mut files: Vec<(Vec<String>, String, String)> = Vec::new();
+    /// Loads a bundle's files (from memory); `.manifest` roots returned. Directory bundles skip
+    /// hidden files and folders, as the directory walk does.
+    fn add_bundle_files(
+        &mut self,
+        path: &Path,
+        files: Vec<signing::BundleFile>,
+        skip_hidden: bool,
+    ) -> Result<Option<Vec<String>>, RegoError> {
         let mut manifest = None;
-        let mut total: u64 = 0;
-        for entry in entries {
-            let entry = entry.map_err(|e| archive_error(e.to_string()))?;
-            if !entry.header().entry_type().is_file() {
-                continue;
-            }
-            let inner = entry
-                .path()
-                .map_err(|e| archive_error(e.to_string()))?
-                .to_string_lossy()
-                .into_owned();
-            let mut parts: Vec<String> = inner
-                .split('/')
-                .filter(|p| !p.is_empty() && *p != ".")
-                .map(str::to_owned)
-                .collect();
-            if parts.iter().any(|p| p == "..") {
-                return Err(archive_error(format!("entry {inner} leaves the bundle")));
-            }
+        let mut wanted_files: Vec<(Vec<String>, String, Vec<u8>)> = Vec::new();
+        for file in files {
+            let mut parts: Vec<String> = file.path.split('/').map(str::to_owned).collect();
             let Some(name) = parts.pop() else { continue };
-            let is_manifest = parts.is_empty() && name == ".manifest";
-            if !is_manifest && !wanted(&name, Mode::Bundle) {
+            if parts.is_empty() && name == ".manifest" {
+                manifest = Some(file.bytes);
                 continue;
             }
-            let size = entry.header().size().unwrap_or(u64::MAX);
-            total = total.saturating_add(size);
-            if size > MAX_FILE_BYTES || total > 4 * MAX_FILE_BYTES {
-                return Err(archive_error("the bundle is too large".into()));
+            if skip_hidden && (name.starts_with('.') || parts.iter().any(|p| p.starts_with('.'))) {
+                continue;
             }
-            let mut text = String::new();
-            std::io::Read::take(entry, MAX_FILE_BYTES)
-                .read_to_string(&mut text)
-                .map_err(|e| archive_error(format!("{inner}: {e}")))?;
-            if is_manifest {
-                manifest = Some(text);
-            } else {
-                files.push((parts, name, text));
+            if wanted(&name, Mode::Bundle) {
+                wanted_files.push((parts, name, file.bytes));
             }
         }
-        files.sort();
-        for (parts, name, text) in files {
-            let shown = format!("{}/{}", path.display(), {
-                let mut all = parts.clone();
-                all.push(name.clone());
-                all.join("/")
-            });
+        wanted_files.sort();
+        for (parts, name, bytes) in wanted_files {
+            let mut all = parts.clone();
+            all.push(name.clone());
+            let shown = format!("{}/{}", path.display(), all.join("/"));
+            let text = String::from_utf8(bytes).map_err(|_| {
+                RegoError::plain("loader_error", format!("{shown}: not UTF-8 text"))
+            })?;
             self.add_text(&shown, &name, text, parts)?;
         }
         match manifest {
             None => Ok(None),
-            Some(text) => parse_manifest_roots(&text, &path.display().to_string()),
+            Some(bytes) => parse_manifest_roots(
+                &String::from_utf8_lossy(&bytes),
+                &path.display().to_string(),
+            ),
         }
     }
+}
+
+/// Every regular file of a `.tar.gz` bundle, in memory, with its bundle-relative path.
+fn read_archive(path: &Path) -> Result<Vec<signing::BundleFile>, RegoError> {
+    let archive_error = |message: String| {
+        RegoError::plain("bundle_error", format!("{}: {message}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(|e| read_error(path, &e))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let entries = archive
+        .entries()
+        .map_err(|e| archive_error(e.to_string()))?;
+    let mut files = Vec::new();
+    let mut total: u64 = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| archive_error(e.to_string()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let inner = entry
+            .path()
+            .map_err(|e| archive_error(e.to_string()))?
+            .to_string_lossy()
+            .into_owned();
+        let parts: Vec<&str> = inner
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        if parts.contains(&"..") {
+            return Err(archive_error(format!("entry {inner} leaves the bundle")));
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let size = entry.header().size().unwrap_or(u64::MAX);
+        total = total.saturating_add(size);
+        if size > MAX_FILE_BYTES || total > 4 * MAX_FILE_BYTES {
+            return Err(archive_error("the bundle is too large".into()));
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::take(entry, MAX_FILE_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(|e| archive_error(format!("{inner}: {e}")))?;
+        files.push(signing::BundleFile {
+            path: parts.join("/"),
+            bytes,
+        });
+    }
+    Ok(files)
+}
+
+/// Every regular file under a bundle directory (hidden ones too: a signature must cover them).
+fn read_bundle_dir(root: &Path) -> Result<Vec<signing::BundleFile>, RegoError> {
+    let mut files = Vec::new();
+    let mut total: u64 = 0;
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| read_error(&dir, &e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| read_error(&dir, &e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let p = entry.path();
+            let rel = format!("{prefix}{name}");
+            let kind = entry.file_type().map_err(|e| read_error(&p, &e))?;
+            if kind.is_dir() {
+                stack.push((p, format!("{rel}/")));
+                continue;
+            }
+            let meta = std::fs::metadata(&p).map_err(|e| read_error(&p, &e))?;
+            total = total.saturating_add(meta.len());
+            if meta.len() > MAX_FILE_BYTES || total > 4 * MAX_FILE_BYTES {
+                return Err(RegoError::plain(
+                    "bundle_error",
+                    format!("{}: the bundle is too large", root.display()),
+                ));
+            }
+            let bytes = std::fs::read(&p).map_err(|e| read_error(&p, &e))?;
+            files.push(signing::BundleFile { path: rel, bytes });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
 }
 
 fn extension(name: &str) -> String {

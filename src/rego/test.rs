@@ -135,14 +135,33 @@ pub fn command(args: &TestArgs) -> CommandOutput {
         }
     };
     let mut loaded = Loaded::default();
+    let key = match &args.bundle_key {
+        Some(path) => match super::signing::BundleKey::load(path, &args.bundle_verification_key_id)
+        {
+            Ok(key) => Some(key),
+            Err(e) => return load_failure(&[RegoError::plain("usage_error", e)]),
+        },
+        None => None,
+    };
+    // With --bundle-key every PATH is a signed bundle too (as `opa test -b PATH`): nothing is
+    // loaded unverified.
+    let mut bundles: Vec<&std::path::PathBuf> = Vec::new();
     for path in &args.paths {
-        if let Err(e) = loaded.add_path(&path.display().to_string()) {
+        if key.is_some() {
+            bundles.push(path);
+        } else if let Err(e) = loaded.add_path(&path.display().to_string()) {
             return load_failure(&[e]);
         }
     }
-    for bundle in &args.bundles {
-        if let Err(e) = loaded.add_bundle(bundle) {
-            return load_failure(&[e]);
+    bundles.extend(&args.bundles);
+    for bundle in bundles {
+        if let Err(e) = loaded.add_bundle_verified(bundle, key.as_ref()) {
+            // An unsigned or altered bundle is a verification failure (2), not a load error (1).
+            let mut out = load_failure(std::slice::from_ref(&e));
+            if e.code == super::signing::ERROR_CODE {
+                out.code = 2;
+            }
+            return out;
         }
     }
     let options = TestOptions {
