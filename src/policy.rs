@@ -203,7 +203,7 @@ impl PolicyError {
                 "fix the policy at the line shown; policies are Rego v1 (`deny contains msg if { ... }`)".into()
             }
             PolicyError::Data { .. } => {
-                "data files are JSON or YAML objects; two files may not set the same key to different values".into()
+                "data files are JSON or YAML objects; `tollgate.config` holds only the builtin library's settings (README: Configuration); two files may not set the same key to different values".into()
             }
             PolicyError::NoFailureRules { .. } => {
                 "load a policy with a `deny` or `violation` rule (--policy), or drop --no-builtin-policies".into()
@@ -238,6 +238,8 @@ pub struct PolicySet {
     timeout: Duration,
     /// SHA-256 over every loaded policy file's name and text, in load order.
     library: sha2::Sha256,
+    /// The builtin library is loaded, so `data.tollgate.config` is its configuration.
+    builtin: bool,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -271,6 +273,7 @@ impl PolicySet {
             files: Vec::new(),
             timeout: options.timeout,
             library: sha2::Sha256::default(),
+            builtin: options.builtin,
         };
         if options.builtin {
             for (file, text) in BUILTIN_POLICIES {
@@ -430,6 +433,9 @@ impl PolicySet {
             .iter()
             .rev()
             .fold(json, |inner, key| serde_json::json!({ key: inner }));
+        if self.builtin {
+            check_builtin_config(&json).map_err(data_error)?;
+        }
         let value = regorus::Value::from_json_str(&json.to_string())
             .map_err(|e| data_error(e.to_string()))?;
         self.engine
@@ -677,6 +683,64 @@ pub fn declared_gate_rules(text: &str) -> BTreeSet<String> {
     names
 }
 
+/// The keys of `data.tollgate.config` the builtin library reads (`defaults` in policies/lib.rego).
+pub const BUILTIN_CONFIG_KEYS: &[&str] = &[
+    "approved_registries",
+    "approved_base_images",
+    "prohibited_iam_roles",
+    "quotas",
+    "residency",
+    "protected_environments",
+    "slsa_builders",
+];
+
+/// A misspelt or mistyped configuration key would silently leave the shipped default in force:
+/// the gate would check something other than what the team configured. Refuse it instead.
+fn check_builtin_config(data: &Json) -> Result<(), String> {
+    let Some(config) = data.get("tollgate").and_then(|t| t.get("config")) else {
+        return Ok(());
+    };
+    let Json::Object(keys) = config else {
+        return Err(format!(
+            "`tollgate.config` must be an object of builtin-library settings, found {}",
+            json_kind(config)
+        ));
+    };
+    for (key, value) in keys {
+        if !BUILTIN_CONFIG_KEYS.contains(&key.as_str()) {
+            let hint =
+                crate::manifest::schema::did_you_mean(key, BUILTIN_CONFIG_KEYS.iter().copied())
+                    .map_or_else(
+                        || format!("known keys: {}", BUILTIN_CONFIG_KEYS.join(", ")),
+                        |s| format!("did you mean `{s}`?"),
+                    );
+            return Err(format!(
+                "unknown builtin-library setting `tollgate.config.{key}`; {hint} (settings for your own policies belong under another data key)"
+            ));
+        }
+        let expected_object = matches!(key.as_str(), "quotas" | "residency");
+        let ok = if expected_object {
+            value.is_object()
+        } else {
+            value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Json::is_string))
+        };
+        if !ok {
+            return Err(format!(
+                "`tollgate.config.{key}` must be {}, found {}",
+                if expected_object {
+                    "an object"
+                } else {
+                    "a list of strings"
+                },
+                json_kind(value)
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn is_archive(path: &Path) -> bool {
     let name = path.to_string_lossy();
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
@@ -814,6 +878,22 @@ mod tests {
         })
         .expect("builtin library compiles");
         assert!(set.rules().iter().any(|r| r.kind == RuleKind::Failure));
+    }
+
+    #[test]
+    fn builtin_config_typos_and_types_are_refused() {
+        let ok = serde_json::json!({"tollgate": {"config": {"approved_registries": ["r.example/x"], "quotas": {}}}});
+        assert!(check_builtin_config(&ok).is_ok());
+        assert!(check_builtin_config(&serde_json::json!({"other": 1})).is_ok());
+        let typo = serde_json::json!({"tollgate": {"config": {"aproved_registries": ["x"]}}});
+        assert!(
+            check_builtin_config(&typo)
+                .is_err_and(|e| e.contains("did you mean `approved_registries`"))
+        );
+        let wrong = serde_json::json!({"tollgate": {"config": {"approved_registries": "x"}}});
+        assert!(check_builtin_config(&wrong).is_err_and(|e| e.contains("a list of strings")));
+        let not_object = serde_json::json!({"tollgate": {"config": ["x"]}});
+        assert!(check_builtin_config(&not_object).is_err());
     }
 
     #[test]

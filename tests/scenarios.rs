@@ -148,5 +148,6 @@ scenarios!(
     user_policy_path,
     manifest_not_found,
     bad_context_override,
+    config_typo,
     github_escaping,
 );
