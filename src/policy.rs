@@ -240,6 +240,8 @@ pub struct PolicySet {
     library: sha2::Sha256,
     /// The builtin library is loaded, so `data.tollgate.config` is its configuration.
     builtin: bool,
+    /// `# METADATA` annotations of gate rules, by (package, rule name).
+    annotations: std::collections::BTreeMap<(String, String), serde_json::Map<String, Json>>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -258,6 +260,9 @@ pub struct RuleResult {
     pub rule: RuleRef,
     /// The member, as JSON.
     pub value: Json,
+    /// The rule's `# METADATA` annotations, when it has them: `custom.id`, `custom.severity`
+    /// and `custom.help` (or `description`) are the defaults for results that do not say.
+    pub annotations: Option<serde_json::Map<String, Json>>,
 }
 
 impl PolicySet {
@@ -274,6 +279,7 @@ impl PolicySet {
             timeout: options.timeout,
             library: sha2::Sha256::default(),
             builtin: options.builtin,
+            annotations: std::collections::BTreeMap::new(),
         };
         if options.builtin {
             for (file, text) in BUILTIN_POLICIES {
@@ -352,13 +358,25 @@ impl PolicySet {
                 self.library.update(part.as_bytes());
             }
         }
+        let (compiled, annotated) =
+            crate::rego::metadata::rewrite(text).map_err(|message| PolicyError::Compile {
+                file: file.to_owned(),
+                message,
+            })?;
         let package = self
             .engine
-            .add_policy(file.to_owned(), text.to_owned())
+            .add_policy(file.to_owned(), compiled)
             .map_err(|e| PolicyError::Compile {
                 file: file.to_owned(),
                 message: e.to_string(),
             })?;
+        for (name, _, map) in &annotated.rules {
+            if RuleKind::of(name).is_some() {
+                self.annotations
+                    .entry((package.clone(), name.clone()))
+                    .or_insert_with(|| map.clone());
+            }
+        }
         for name in declared_gate_rules(text) {
             if let Some(kind) = RuleKind::of(&name) {
                 self.rules.push(RuleRef {
@@ -443,6 +461,12 @@ impl PolicySet {
             .map_err(|e| data_error(e.to_string()))
     }
 
+    fn annotations_of(&self, rule: &RuleRef) -> Option<serde_json::Map<String, Json>> {
+        self.annotations
+            .get(&(rule.package.clone(), rule.name.clone()))
+            .cloned()
+    }
+
     /// Evaluates every gate rule against one input document.
     pub fn evaluate(&self, input: &Json) -> Result<Vec<RuleResult>, PolicyError> {
         let mut engine = self.engine.clone();
@@ -487,12 +511,14 @@ impl PolicySet {
                     results.extend(members.into_iter().map(|value| RuleResult {
                         rule: rule.clone(),
                         value,
+                        annotations: self.annotations_of(rule),
                     }))
                 }
                 Json::Bool(false) | Json::Null => {}
                 other => results.push(RuleResult {
                     rule: rule.clone(),
                     value: other,
+                    annotations: self.annotations_of(rule),
                 }),
             }
         }
@@ -520,11 +546,30 @@ impl RuleResult {
                 .unwrap_or(&self.rule.package),
             self.rule.name
         );
+        let custom = |key: &str| {
+            self.annotations
+                .as_ref()
+                .and_then(|a| a.get("custom"))
+                .and_then(|c| c.get(key))
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+        };
+        let default_rule = custom("id").unwrap_or(default_rule);
+        let default_severity = custom("severity")
+            .and_then(|s| Severity::parse(&s))
+            .unwrap_or(default_severity);
+        let default_help = custom("help").or_else(|| {
+            self.annotations
+                .as_ref()
+                .and_then(|a| a.get("description"))
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+        });
         let mut finding = Finding {
             rule: default_rule,
             severity: default_severity,
             message: String::new(),
-            help: None,
+            help: default_help,
             waivable: true,
             path: None,
             location: None,
@@ -878,6 +923,28 @@ mod tests {
         })
         .expect("builtin library compiles");
         assert!(set.rules().iter().any(|r| r.kind == RuleKind::Failure));
+    }
+
+    #[test]
+    fn the_librarys_metadata_names_only_catalogued_rules() {
+        let mut ids = Vec::new();
+        for (file, text) in BUILTIN_POLICIES {
+            let (_, annotations) = crate::rego::metadata::rewrite(text).expect("metadata parses");
+            for (_, _, map) in &annotations.rules {
+                if let Some(id) = map
+                    .get("custom")
+                    .and_then(|c| c.get("id"))
+                    .and_then(Json::as_str)
+                {
+                    assert!(
+                        crate::rules::builtin_rule(id).is_some(),
+                        "{file}: {id} is not in src/rules.rs"
+                    );
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+        assert!(ids.len() >= 10, "the library annotates its rules: {ids:?}");
     }
 
     #[test]

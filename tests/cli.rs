@@ -422,3 +422,39 @@ fn a_compressed_bundle_is_a_policy_source_for_check() {
                 .and(predicate::str::contains("tollgate.yaml:6:10")),
         );
 }
+
+#[test]
+fn metadata_annotations_give_plain_results_their_id_severity_and_help() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("team.rego"),
+        "package team\n\n# METADATA\n# title: Owner label\n# description: Every pipeline names its tier.\n# custom:\n#   id: team-tier-label\n#   severity: warning\n#   help: add a tier label to metadata.labels\ndeny contains msg if {\n  not input.manifest.metadata.labels.other\n  msg := sprintf(\"%s is missing\", [rego.metadata.rule().title])\n}\n",
+    )
+    .expect("write");
+    let out = tollgate()
+        .args([
+            "check",
+            "--platform",
+            "local",
+            "-m",
+            EXAMPLE,
+            "-o",
+            "json",
+            "-p",
+        ])
+        .arg(dir.path().join("team.rego"))
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning does not fail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let finding = &report["findings"][0];
+    assert_eq!(finding["rule"], "team-tier-label");
+    assert_eq!(finding["severity"], "warning");
+    assert_eq!(finding["message"], "Owner label is missing");
+    assert_eq!(finding["help"], "add a tier label to metadata.labels");
+}

@@ -8,6 +8,7 @@
 pub mod builtins;
 pub mod eval;
 pub mod jwt;
+pub mod metadata;
 pub mod signing;
 pub mod test;
 
@@ -649,8 +650,10 @@ pub fn new_engine(options: EngineOptions) -> Result<regorus::Engine, RegoError> 
 /// not at the first query).
 pub fn install(engine: &mut regorus::Engine, loaded: &Loaded) -> Result<(), RegoError> {
     for module in &loaded.modules {
+        let (text, _) = metadata::rewrite(&module.text)
+            .map_err(|m| RegoError::plain("rego_parse_error", format!("{}: {m}", module.file)))?;
         engine
-            .add_policy(module.file.clone(), module.text.clone())
+            .add_policy(module.file.clone(), text)
             .map_err(|e| RegoError::from_regorus("rego_parse_error", &e))?;
     }
     install_data(engine, &loaded.data)?;
