@@ -44,11 +44,13 @@ cp "$REPO/examples/gitlab/.gitlab-ci.yml" "$work/.gitlab-ci.yml"
   git symbolic-ref refs/remotes/origin/HEAD refs/remotes/origin/main
 )
 
+# --concurrency 1: with the shell executor every job shares one working directory, so two jobs
+# writing gl-code-quality-report.json at once race and one job's artifact can be the other's.
 run_gcl() { # log-file args...
   local log="$1"
   shift
   local status=0
-  (cd "$work" && "${gcl[@]}" --force-shell-executor --variable "TOLLGATE_BIN=$bin" "$@") \
+  (cd "$work" && "${gcl[@]}" --force-shell-executor --concurrency 1 --variable "TOLLGATE_BIN=$bin" "$@") \
     >"$log.raw" 2>&1 || status=$?
   sed 's/\x1b\[[0-9;]*m//g' "$log.raw" >"$log"   # no colours, for grep
   sed 's/^/  | /' "$log"
