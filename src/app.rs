@@ -511,14 +511,7 @@ fn manifest_failure(args: &CheckArgs, error: &ManifestError) -> Report {
                 .map(|p| RunError {
                     code: p.kind.code().into(),
                     message: p.message.clone(),
-                    location: Some(Location {
-                        file: path.clone(),
-                        line: p.span.line,
-                        column: p.span.column,
-                        offset: p.span.offset,
-                        len: p.span.len,
-                        exact: true,
-                    }),
+                    location: Some(Location::at(path, p.span, true)),
                     help: p.help.clone(),
                 })
                 .collect(),
@@ -657,14 +650,7 @@ fn waiver_errors(error: &WaiverFileError) -> Vec<RunError> {
         .map(|p| RunError {
             code: p.code.into(),
             message: format!("{}: {}", error.path, p.message),
-            location: Some(Location {
-                file: error.path.clone(),
-                line: p.span.line,
-                column: p.span.column,
-                offset: p.span.offset,
-                len: p.span.len,
-                exact: true,
-            }),
+            location: Some(Location::at(&error.path, p.span, true)),
             help: Some("see the README's waivers section for the format".into()),
         })
         .collect()
@@ -678,14 +664,7 @@ pub fn keystore_errors(error: &KeyStoreError) -> Vec<RunError> {
             .map(|p| RunError {
                 code: p.code.into(),
                 message: format!("{path}: {}", p.message),
-                location: Some(Location {
-                    file: path.clone(),
-                    line: p.span.line,
-                    column: p.span.column,
-                    offset: p.span.offset,
-                    len: p.span.len,
-                    exact: true,
-                }),
+                location: Some(Location::at(path, p.span, true)),
                 help: p.help.clone(),
             })
             .collect(),

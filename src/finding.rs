@@ -89,6 +89,20 @@ pub struct Location {
     pub exact: bool,
 }
 
+impl Location {
+    /// A position in `file` at a manifest-tree span; `exact` is false when an ancestor stood in.
+    pub fn at(file: &str, span: crate::manifest::tree::Span, exact: bool) -> Location {
+        Location {
+            file: file.to_owned(),
+            line: span.line,
+            column: span.column,
+            offset: span.offset,
+            len: span.len,
+            exact,
+        }
+    }
+}
+
 /// One thing a policy found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {

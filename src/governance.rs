@@ -850,14 +850,7 @@ fn waiver_problem(file: &WaiverFile, waiver: &Waiver, problem: &str, help: &str)
         help: Some(help.into()),
         waivable: false,
         path: None,
-        location: Some(Location {
-            file: file.display.clone(),
-            line: waiver.span.line,
-            column: waiver.span.column,
-            offset: waiver.span.offset,
-            len: waiver.span.len,
-            exact: true,
-        }),
+        location: Some(Location::at(&file.display, waiver.span, true)),
         source: "tollgate.waivers".into(),
         waived: None,
     }

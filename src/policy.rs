@@ -636,14 +636,8 @@ impl RuleResult {
                     })?;
                     let located = manifest.locate(&route);
                     finding.path = Some(path.clone());
-                    finding.location = Some(Location {
-                        file: manifest.display.clone(),
-                        line: located.span.line,
-                        column: located.span.column,
-                        offset: located.span.offset,
-                        len: located.span.len,
-                        exact: located.exact,
-                    });
+                    finding.location =
+                        Some(Location::at(&manifest.display, located.span, located.exact));
                 }
             }
             other => {
