@@ -72,33 +72,28 @@ pub fn render(report: &Report, omitted_annotations: Option<usize>) -> String {
         );
     }
     if !report.errors.is_empty() {
-        let _ = writeln!(
-            out,
-            "### Run errors\n\n| code | where | message | help |\n|---|---|---|---|"
+        section(
+            &mut out,
+            "Run errors",
+            &["code", "where", "message", "help"],
         );
         for e in &report.errors {
-            let at = e
-                .location
-                .as_ref()
-                .map(|l| format!("{}:{}:{}", repo_path(&l.file), l.line, l.column))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} |",
-                cell(&e.code),
-                cell(&at),
+            out.push_str(&row(&[
+                code(&e.code),
+                cell(&location(e.location.as_ref())),
                 cell(&e.message),
-                cell(e.help.as_deref().unwrap_or(""))
-            );
+                cell(e.help.as_deref().unwrap_or("")),
+            ]));
         }
         out.push('\n');
     }
     // The tail (images, evidence) is rendered first so the findings table knows its budget.
     let tail = tail(report);
     if !report.findings.is_empty() {
-        let _ = writeln!(
-            out,
-            "### Findings\n\n| | severity | rule | where | message | help |\n|---|---|---|---|---|---|"
+        section(
+            &mut out,
+            "Findings",
+            &["", "severity", "rule", "where", "message", "help"],
         );
         let budget = MAX_BYTES.saturating_sub(tail.len() + 200);
         for (i, f) in report.findings.iter().enumerate() {
@@ -108,11 +103,6 @@ pub fn render(report: &Report, omitted_annotations: Option<usize>) -> String {
                 (false, Severity::Error | Severity::Warning) => ":warning:",
                 (false, Severity::Note) => ":information_source:",
             };
-            let at = f
-                .location
-                .as_ref()
-                .map(|l| format!("{}:{}:{}", repo_path(&l.file), l.line, l.column))
-                .unwrap_or_default();
             let help = f
                 .help
                 .as_deref()
@@ -122,14 +112,14 @@ pub fn render(report: &Report, omitted_annotations: Option<usize>) -> String {
                 Some(_) => format!("{} (waived)", f.severity),
                 None => f.severity.to_string(),
             };
-            let row = format!(
-                "| {icon} | {} | `{}` | {} | {} | {} |\n",
+            let row = row(&[
+                icon.to_owned(),
                 severity,
-                cell(&f.rule),
-                cell(&at),
+                code(&f.rule),
+                cell(&location(f.location.as_ref())),
                 cell(&f.message),
-                cell(help)
-            );
+                cell(help),
+            ]);
             if out.len() + row.len() > budget {
                 let _ = writeln!(
                     out,
@@ -147,27 +137,63 @@ pub fn render(report: &Report, omitted_annotations: Option<usize>) -> String {
             .filter_map(|f| Some((f, f.waived.as_ref()?)))
             .collect();
         if !waived.is_empty() {
-            let _ = writeln!(
-                out,
-                "### Waived\n\n| rule | waiver | owner | signed by | expires | reason |\n|---|---|---|---|---|---|"
+            section(
+                &mut out,
+                "Waived",
+                &["rule", "waiver", "owner", "signed by", "expires", "reason"],
             );
             for (f, w) in waived {
-                let _ = writeln!(
-                    out,
-                    "| `{}` | {} | {} | {} | {} | {} |",
-                    cell(&f.rule),
+                out.push_str(&row(&[
+                    code(&f.rule),
                     cell(&w.id),
                     cell(&w.owner),
                     cell(&w.signer),
                     cell(&w.expires),
-                    cell(&w.reason)
-                );
+                    cell(&w.reason),
+                ]));
             }
             out.push('\n');
         }
     }
     out.push_str(&tail);
     out
+}
+
+/// Writes a `### title` heading and the header of a table with `columns`.
+fn section(out: &mut String, title: &str, columns: &[&str]) {
+    let _ = write!(
+        out,
+        "### {title}\n\n{}{}",
+        row(columns),
+        row(&vec!["---"; columns.len()])
+    );
+}
+
+/// One table row (with its line break) from cells that are already escaped.
+fn row<S: AsRef<str>>(cells: &[S]) -> String {
+    let mut line = String::from("|");
+    for c in cells {
+        match c.as_ref() {
+            "---" => line.push_str("---|"),
+            text => {
+                let _ = write!(line, " {text} |");
+            }
+        }
+    }
+    line.push('\n');
+    line
+}
+
+/// A cell holding an identifier in code style.
+fn code(text: &str) -> String {
+    format!("`{}`", cell(text))
+}
+
+/// `file:line:column` of a location, or empty.
+fn location(location: Option<&crate::finding::Location>) -> String {
+    location
+        .map(|l| format!("{}:{}:{}", repo_path(&l.file), l.line, l.column))
+        .unwrap_or_default()
 }
 
 fn fail_on_name(report: &Report) -> &'static str {
@@ -183,62 +209,63 @@ fn tail(report: &Report) -> String {
     let Some(summary) = &report.summary else {
         return out;
     };
-    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
     if !summary.images.is_empty() {
-        let _ = writeln!(
-            out,
-            "### Images\n\n| image | ref | digest | signed | signers |\n|---|---|---|---|---|"
+        section(
+            &mut out,
+            "Images",
+            &["image", "ref", "digest", "signed", "signers"],
         );
         for i in &summary.images {
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} | {} | {} |",
+            out.push_str(&row(&[
                 cell(&i.name),
-                cell(&i.reference),
+                code(&i.reference),
                 cell(i.digest.as_deref().unwrap_or("unresolved")),
                 yes_no(i.signed),
-                cell(&i.signers.join(", "))
-            );
+                cell(&i.signers.join(", ")),
+            ]));
         }
         out.push('\n');
     }
     if !summary.tests.is_empty() {
-        let _ = writeln!(
-            out,
-            "### Tests\n\n| suite | report | found | passed | failed | skipped | total |\n|---|---|---|---|---|---|---|"
+        section(
+            &mut out,
+            "Tests",
+            &[
+                "suite", "report", "found", "passed", "failed", "skipped", "total",
+            ],
         );
         for t in &summary.tests {
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} | {} | {} | {} | {} |",
+            out.push_str(&row(&[
                 cell(&t.name),
-                cell(&t.report),
+                code(&t.report),
                 yes_no(t.found),
-                t.passed,
-                t.failed,
-                t.skipped,
-                t.total
-            );
+                t.passed.to_string(),
+                t.failed.to_string(),
+                t.skipped.to_string(),
+                t.total.to_string(),
+            ]));
         }
         out.push('\n');
     }
     if !summary.scans.is_empty() {
-        let _ = writeln!(
-            out,
-            "### Scans\n\n| scan | report | found | critical | high | medium | low |\n|---|---|---|---|---|---|---|"
+        section(
+            &mut out,
+            "Scans",
+            &[
+                "scan", "report", "found", "critical", "high", "medium", "low",
+            ],
         );
         for s in &summary.scans {
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} | {} | {} | {} | {} |",
+            out.push_str(&row(&[
                 cell(&s.name),
-                cell(&s.report),
+                code(&s.report),
                 yes_no(s.found),
-                s.critical,
-                s.high,
-                s.medium,
-                s.low
-            );
+                s.critical.to_string(),
+                s.high.to_string(),
+                s.medium.to_string(),
+                s.low.to_string(),
+            ]));
         }
         out.push('\n');
     }
