@@ -1,7 +1,11 @@
 //! Behaviour of the binary beyond the scenarios: print-input, output routing, bad flags,
 //! hostile input, time limits and colour.
 
+#[path = "support/bin.rs"]
+mod bin;
+
 use assert_cmd::Command;
+use bin::json_stdout;
 use predicates::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -9,13 +13,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
+/// The binary in the repository root.
 fn tollgate() -> Command {
-    let mut cmd = Command::cargo_bin("tollgate").expect("binary");
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1")
-        .current_dir(root());
-    cmd
+    bin::tollgate(&root())
 }
 
 const EXAMPLE: &str = "fixtures/example/tollgate.yaml";
@@ -45,7 +45,7 @@ fn print_input_shows_the_documented_shape() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let input: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let input = json_stdout(&out);
     assert_eq!(input["schema"], 1);
     assert_eq!(input["manifest"]["metadata"]["name"], "payments-api");
     assert_eq!(input["manifest_file"], EXAMPLE);
@@ -82,7 +82,7 @@ fn unverified_images_are_facts_not_passes() {
         .arg(&manifest)
         .output()
         .expect("runs");
-    let input: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let input = json_stdout(&out);
     let api = &input["images"]["api"];
     assert_eq!(api["verified"], false);
     assert_eq!(api["signed"], false);
@@ -311,7 +311,7 @@ fn github_context_is_detected_from_the_environment() {
         .args(["check", "-m", EXAMPLE, "--print-input"])
         .output()
         .expect("runs");
-    let input: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let input = json_stdout(&out);
     assert_eq!(input["context"]["platform"], "github");
     assert_eq!(input["context"]["repository"], "acme/payments");
     assert_eq!(input["context"]["protected_ref"], true);
@@ -354,7 +354,7 @@ fn a_policy_directory_is_read_as_a_bundle_with_nested_data() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report = json_stdout(&out);
     let finding = &report["findings"][0];
     assert_eq!(finding["rule"], "team-replicas");
     assert_eq!(
@@ -451,7 +451,7 @@ fn metadata_annotations_give_plain_results_their_id_severity_and_help() {
         "a warning does not fail: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report = json_stdout(&out);
     let finding = &report["findings"][0];
     assert_eq!(finding["rule"], "team-tier-label");
     assert_eq!(finding["severity"], "warning");

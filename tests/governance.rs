@@ -3,7 +3,10 @@
 //! Every test copies `fixtures/governance/` (test keys with an empty passphrase, a key store, a
 //! manifest over its CPU quota that needs a security sign-off) into a temporary directory.
 
-use assert_cmd::Command;
+#[path = "support/bin.rs"]
+mod bin;
+
+use bin::{run, tollgate};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -32,59 +35,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).expect("copy");
         }
     }
-}
-
-/// A private copy of the binary, taken once: builds of other branches that share the target
-/// directory may replace `target/debug/tollgate` while these tests run.
-fn binary() -> &'static Path {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        // A hard link keeps this build's file even when cargo links a new one in its place.
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("governance-bin");
-        std::fs::create_dir_all(&dir).expect("bin dir");
-        // Links left by earlier runs would keep old 250 MB builds alive.
-        for old in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let stale = old
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() > 3600));
-            if stale {
-                let _ = std::fs::remove_file(old.path());
-            }
-        }
-        let bin = dir.join(format!("tollgate-{}", std::process::id()));
-        let _ = std::fs::remove_file(&bin);
-        if std::fs::hard_link(env!("CARGO_BIN_EXE_tollgate"), &bin).is_err() {
-            std::fs::copy(env!("CARGO_BIN_EXE_tollgate"), &bin).expect("copy the binary");
-        }
-        let help = std::process::Command::new(&bin)
-            .arg("--help")
-            .output()
-            .expect("binary runs");
-        assert!(
-            String::from_utf8_lossy(&help.stdout).contains("keygen"),
-            "target/debug/tollgate was replaced by a build without governance; rerun the tests"
-        );
-        bin
-    })
-}
-
-fn tollgate(dir: &Path) -> Command {
-    let mut cmd = Command::new(binary());
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = tollgate(dir).args(args).output().expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// `check -o json` with the fixture's context: (exit code, report).
