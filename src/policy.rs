@@ -468,7 +468,51 @@ impl PolicySet {
     }
 
     /// Evaluates every gate rule against one input document.
+    ///
+    /// All gate rules are evaluated by one query, `[[v | v := data.p.deny], ...]`: regorus clears
+    /// its rule cache between `eval_rule` calls, so evaluating them one by one would recompute the
+    /// helper rules they share. Each comprehension is always defined (empty when the rule is
+    /// undefined), so element `i` belongs to `self.rules[i]`.
     pub fn evaluate(&self, input: &Json) -> Result<Vec<RuleResult>, PolicyError> {
+        let mut engine = self.engine_for(input)?;
+        let query = format!(
+            "[{}]",
+            self.rules
+                .iter()
+                .map(|rule| format!("[v | v := {}]", rule.path()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let outcome = match engine.eval_query(query, false) {
+            Ok(outcome) => outcome,
+            Err(e) => return Err(self.attribute_failure(input, e.to_string())),
+        };
+        let values = outcome
+            .result
+            .first()
+            .and_then(|r| r.expressions.first())
+            .map(|e| e.value.clone());
+        let per_rule = match values.as_ref().map(|v| v.as_array()) {
+            Some(Ok(per_rule)) if per_rule.len() == self.rules.len() => per_rule.clone(),
+            _ => {
+                return Err(PolicyError::BadResult {
+                    rule: "the gate rules".into(),
+                    message: "the combined query over the gate rules gave no result".into(),
+                });
+            }
+        };
+        let mut results = Vec::new();
+        for (rule, value) in self.rules.iter().zip(per_rule.iter()) {
+            let Some(value) = value.as_array().ok().and_then(|v| v.first()) else {
+                continue;
+            };
+            self.collect(rule, value, &mut results)?;
+        }
+        Ok(results)
+    }
+
+    /// A clone of the loaded engine with `input` and the time limit set.
+    fn engine_for(&self, input: &Json) -> Result<regorus::Engine, PolicyError> {
         let mut engine = self.engine.clone();
         let input_value =
             regorus::Value::from_json_str(&input.to_string()).map_err(|e| PolicyError::Eval {
@@ -480,50 +524,77 @@ impl PolicySet {
             limit: self.timeout,
             check_interval: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
         });
-        let mut results = Vec::new();
+        Ok(engine)
+    }
+
+    /// Names the gate rule behind a failed combined evaluation. A time limit is reported at
+    /// once (re-running would take as long again); other errors are rare, so the rules are
+    /// re-evaluated one by one to name the one that fails.
+    fn attribute_failure(&self, input: &Json, message: String) -> PolicyError {
+        let timeout = |rule: String, message: String| PolicyError::Timeout {
+            rule,
+            limit: self.timeout,
+            message,
+        };
+        if is_time_limit(&message) {
+            return timeout("the gate rules".into(), message);
+        }
+        let mut engine = match self.engine_for(input) {
+            Ok(engine) => engine,
+            Err(e) => return e,
+        };
         for rule in &self.rules {
-            let value = engine.eval_rule(rule.path()).map_err(|e| {
+            if let Err(e) = engine.eval_rule(rule.path()) {
                 let message = e.to_string();
-                if message.to_lowercase().contains("time limit")
-                    || message.to_lowercase().contains("timed out")
-                {
-                    PolicyError::Timeout {
-                        rule: rule.path(),
-                        limit: self.timeout,
-                        message,
-                    }
+                return if is_time_limit(&message) {
+                    timeout(rule.path(), message)
                 } else {
                     PolicyError::Eval {
                         rule: rule.path(),
                         message,
                     }
-                }
-            })?;
-            if value == regorus::Value::Undefined {
-                continue;
-            }
-            let json = serde_json::to_value(&value).map_err(|e| PolicyError::BadResult {
-                rule: rule.path(),
-                message: e.to_string(),
-            })?;
-            match json {
-                Json::Array(members) => {
-                    results.extend(members.into_iter().map(|value| RuleResult {
-                        rule: rule.clone(),
-                        value,
-                        annotations: self.annotations_of(rule),
-                    }))
-                }
-                Json::Bool(false) | Json::Null => {}
-                other => results.push(RuleResult {
-                    rule: rule.clone(),
-                    value: other,
-                    annotations: self.annotations_of(rule),
-                }),
+                };
             }
         }
-        Ok(results)
+        PolicyError::Eval {
+            rule: "the gate rules".into(),
+            message,
+        }
     }
+
+    /// Adds one gate rule's value to `results`: each member of a set, or a single value;
+    /// `false` and `null` are no result.
+    fn collect(
+        &self,
+        rule: &RuleRef,
+        value: &regorus::Value,
+        results: &mut Vec<RuleResult>,
+    ) -> Result<(), PolicyError> {
+        let json = serde_json::to_value(value).map_err(|e| PolicyError::BadResult {
+            rule: rule.path(),
+            message: e.to_string(),
+        })?;
+        match json {
+            Json::Array(members) => results.extend(members.into_iter().map(|value| RuleResult {
+                rule: rule.clone(),
+                value,
+                annotations: self.annotations_of(rule),
+            })),
+            Json::Bool(false) | Json::Null => {}
+            other => results.push(RuleResult {
+                rule: rule.clone(),
+                value: other,
+                annotations: self.annotations_of(rule),
+            }),
+        }
+        Ok(())
+    }
+}
+
+/// regorus's message for an evaluation stopped by the execution timer.
+fn is_time_limit(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    lower.contains("time limit") || lower.contains("timed out")
 }
 
 impl RuleResult {
