@@ -467,6 +467,26 @@ impl PolicySet {
             .cloned()
     }
 
+    /// Whether the builtin library's effective `slsa_builders` is non-empty, i.e. the policies
+    /// judge SLSA provenance of every image (so `check` fetches every image's attestations).
+    pub fn slsa_builders_configured(&self) -> bool {
+        if !self.builtin {
+            return false;
+        }
+        let mut engine = self.engine.clone();
+        engine.set_input(regorus::Value::new_object());
+        engine
+            .eval_rule("data.tollgate.lib.config".into())
+            .ok()
+            .and_then(|v| serde_json::to_value(&v).ok())
+            .and_then(|j| {
+                j.get("slsa_builders")
+                    .and_then(Json::as_array)
+                    .map(|a| !a.is_empty())
+            })
+            .unwrap_or(false)
+    }
+
     /// Evaluates every gate rule against one input document.
     pub fn evaluate(&self, input: &Json) -> Result<Vec<RuleResult>, PolicyError> {
         let mut engine = self.engine.clone();
