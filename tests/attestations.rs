@@ -219,12 +219,25 @@ fn cosign_attestations_from_a_real_registry() {
         let m = manifest(name, repo, &[V1]);
         let (code, stdout, stderr) = check(&m, &[]);
         assert_eq!(code, 1, "{name}: {stdout}{stderr}");
+
         assert!(stdout.contains("image-attestation-missing"), "{stdout}");
         assert!(
             stdout.contains("attached but rejected: sha256-"),
             "{stdout}"
         );
         assert!(stdout.contains(why), "{name}: {stdout}");
+        // The human report (stderr, wrapped with `│` gutters) shows the same reason.
+        let flat = |t: &str| {
+            t.replace('│', " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(
+            flat(&stderr).contains("attached but rejected"),
+            "{name}: {stderr}"
+        );
+        assert!(flat(&stderr).contains(&flat(why)), "{name}: {stderr}");
         let f = facts(&m, &[]);
         assert_eq!(f["attestations"], json!([]), "{f}");
         assert_eq!(f["attestation_problems"][0]["problem"], problem, "{f}");
