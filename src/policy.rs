@@ -940,6 +940,31 @@ mod tests {
     }
 
     #[test]
+    fn slsa_builders_configured_follows_the_effective_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let load = |builtin: bool, yaml: Option<&str>| {
+            let data = yaml.map(|y| {
+                let path = dir.path().join(format!("d{}.yaml", y.len()));
+                std::fs::write(&path, y).expect("write data");
+                path
+            });
+            PolicySet::load(&PolicyOptions {
+                builtin,
+                policies: vec![],
+                data: data.into_iter().collect(),
+                timeout: DEFAULT_TIMEOUT,
+                bundle_key: None,
+            })
+            .expect("loads")
+        };
+        assert!(!load(true, None).slsa_builders_configured(), "default []");
+        let set = "tollgate: {config: {slsa_builders: [\"https://b.example\"]}}";
+        assert!(load(true, Some(set)).slsa_builders_configured());
+        let empty = "tollgate: {config: {slsa_builders: []}}";
+        assert!(!load(true, Some(empty)).slsa_builders_configured());
+    }
+
+    #[test]
     fn the_librarys_metadata_names_only_catalogued_rules() {
         let mut ids = Vec::new();
         for (file, text) in BUILTIN_POLICIES {
