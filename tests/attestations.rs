@@ -81,6 +81,18 @@ fn cosign_attestations_from_a_real_registry() {
         &d_malformed,
         &["raw={not json,predicate=slsa1".to_owned()],
     );
+    let d_huge = image("rig/huge", "attestation declared too large");
+    rig.attest(
+        "rig/huge",
+        &d_huge,
+        &[spec(&trusted_key, "slsa1", ",size=17000000")],
+    );
+    let d_big = image("rig/big", "attestation layer declared too large");
+    rig.attest(
+        "rig/big",
+        &d_big,
+        &[spec(&trusted_key, "slsa1", ",size=5000000")],
+    );
     rig.attest(
         "rig/gone",
         &d_gone,
@@ -354,4 +366,28 @@ fn cosign_attestations_from_a_real_registry() {
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(stdout.contains("image::unverifiable"), "{stdout}");
     assert!(stdout.contains("while fetching attestations"), "{stdout}");
+
+    // Layers declared larger than the limits are refused before they are downloaded: exit 2.
+    for (repo, why) in [
+        (
+            "rig/big",
+            "the manifest declares 5000000 bytes; the limit is 4194304 bytes",
+        ),
+        (
+            "rig/huge",
+            "its DSSE layers declare 17000000 bytes together; the limit is 16777216 bytes",
+        ),
+    ] {
+        let before = rig.registry.requests().len();
+        let (code, stdout, stderr) = check(&manifest("huge", repo, &[V1]), &[]);
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(stdout.contains("while fetching attestations"), "{stdout}");
+        assert!(stdout.contains(why), "{stdout}");
+        let fetched = att_requests(before);
+        assert_eq!(
+            fetched.iter().filter(|r| r.contains("/blobs/")).count(),
+            1,
+            "only the `.sig` blob: {fetched:?}"
+        );
+    }
 }

@@ -18,6 +18,7 @@ LAYER is a comma-separated list of key=value:
   subject=DIGEST    the statement's subject digest (default IMAGE_DIGEST)
   raw=TEXT          the layer is TEXT instead of an envelope (a malformed attestation)
   delete=1          delete the layer's blob after the manifest is pushed (a broken registry)
+  size=N            declare N bytes for the layer in the manifest (a hostile registry)
 Prints the `.att` manifest digest.
 """
 import base64, hashlib, json, sys, urllib.request
@@ -86,7 +87,7 @@ def main(host, repo, image_digest, *layers):
             doomed.append(digest)
         descriptors.append({
             "mediaType": "application/vnd.dsse.envelope.v1+json",
-            "size": len(data),
+            "size": int(spec.get("size", len(data))),
             "digest": digest,
             "annotations": {"dev.cosignproject.cosign/signature": "",
                             "predicateType": predicate_type},
