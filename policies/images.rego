@@ -137,6 +137,22 @@ _attestation_types(facts) := {t |
 	t := object.get(lib.obj(a), "predicate_type", null)
 }
 
+# _rejected_suffix lists the attached attestations of this predicate type (or of an unknown
+# one) that were rejected (input.images[name].attestation_problems), so the user sees why.
+_rejected_suffix(facts, ptype) := sprintf("; attached but rejected: %s", [concat("; ", msgs)]) if {
+	msgs := [m |
+		some p in lib.arr(object.get(facts, "attestation_problems", []))
+		t := object.get(lib.obj(p), "predicate_type", null)
+		_same_or_unknown(t, ptype)
+		m := lib.str(object.get(lib.obj(p), "message", ""))
+	]
+	count(msgs) > 0
+} else := ""
+
+_same_or_unknown(t, ptype) if t == ptype
+
+_same_or_unknown(t, _) if not is_string(t)
+
 # METADATA
 # title: Image attestation missing
 # description: Every predicate type listed in images[i].attestations needs a verified attestation in input.images[name].attestations.
@@ -153,8 +169,8 @@ deny contains r if {
 	r := lib.result(
 		"image-attestation-missing",
 		sprintf(
-			"image '%s' has no verified attestation with predicate type '%v'%s",
-			[lib.str(name), ptype, _error_suffix(facts)],
+			"image '%s' has no verified attestation with predicate type '%v'%s%s",
+			[lib.str(name), ptype, _error_suffix(facts), _rejected_suffix(facts, ptype)],
 		),
 		["images", i, "attestations", j],
 	)

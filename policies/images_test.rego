@@ -199,6 +199,30 @@ test_attestation_none_required if {
 	count(fx.by_rule(images.deny, "image-attestation-missing")) == 0 with input as inp
 }
 
+test_attestation_rejected_ones_are_named_but_do_not_count if {
+	img := object.union(good_image, {"attestations": ["https://slsa.dev/provenance/v1"]})
+	problems := [
+		{"predicate_type": "https://slsa.dev/provenance/v1", "problem": "bad-signature", "message": "layer 1: untrusted"},
+		{"predicate_type": null, "problem": "malformed", "message": "layer 2: not JSON"},
+		{"predicate_type": "https://spdx.dev/Document", "problem": "subject-mismatch", "message": "layer 3: other image"},
+	]
+	facts := object.union(good_facts, {"attestations": [], "attestation_problems": problems})
+	inp := image_input([img], {"api": facts})
+	res := fx.by_rule(images.deny, "image-attestation-missing") with input as inp
+	count(res) == 1
+	some r in res
+	contains(r.msg, "; attached but rejected: layer 1: untrusted; layer 2: not JSON")
+	not contains(r.msg, "other image")
+}
+
+test_attestation_missing_without_problems_has_no_rejected_suffix if {
+	img := object.union(good_image, {"attestations": ["https://spdx.dev/Document"]})
+	inp := image_input([img], {"api": good_facts})
+	res := fx.by_rule(images.deny, "image-attestation-missing") with input as inp
+	some r in res
+	not contains(r.msg, "rejected")
+}
+
 test_slsa_builder_approved if {
 	good := fx.good_input
 	count(fx.by_rule(images.deny, "image-attestation-missing")) == 0 with input as good

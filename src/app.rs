@@ -269,9 +269,24 @@ fn check_inner(
         ..RegistryOptions::default()
     };
     let cosign_store = store;
+    // Loaded here (errors are reported where they always were, below) because whether every
+    // image's attestations are fetched depends on the policies' `slsa_builders`.
+    let loaded_policies = PolicySet::load(&PolicyOptions {
+        builtin: !args.no_builtin_policies,
+        policies: args.policies.clone(),
+        data: args.data.clone(),
+        timeout: Duration::from_secs(args.policy_timeout),
+        bundle_key: (args.bundle_key.clone()).map(|k| (k, args.bundle_verification_key_id.clone())),
+    });
+    let all_attestations = loaded_policies
+        .as_ref()
+        .is_ok_and(PolicySet::slsa_builders_configured);
     let cosign = match cosign_store
         .as_ref()
-        .map(|s| CosignVerifier::new(s, options, env))
+        .map(|s| {
+            CosignVerifier::new(s, options, env)
+                .map(|v| v.with_attestations_for_all(all_attestations))
+        })
         .transpose()
     {
         Ok(v) => v,
@@ -306,7 +321,8 @@ fn check_inner(
             .manifest
             .images
             .iter()
-            .filter(|image| image.signed)
+            // Images whose signature or attestations the policies judge.
+            .filter(|image| image.signed || !image.attestations.is_empty() || all_attestations)
             .filter_map(|image| {
                 let facts = images.get(&image.name)?;
                 (!facts.verified).then(|| RunError {
@@ -394,13 +410,7 @@ fn check_inner(
         text.push('\n');
         return CheckOutcome::Input(text);
     }
-    let policies = match PolicySet::load(&PolicyOptions {
-        builtin: !args.no_builtin_policies,
-        policies: args.policies.clone(),
-        data: args.data.clone(),
-        timeout: Duration::from_secs(args.policy_timeout),
-        bundle_key: (args.bundle_key.clone()).map(|k| (k, args.bundle_verification_key_id.clone())),
-    }) {
+    let policies = match loaded_policies {
         Ok(p) => p,
         Err(e) => return fail(vec![policy_failure(&e)], &summary),
     };

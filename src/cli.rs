@@ -24,6 +24,10 @@ pub enum Command {
     /// (exit 0 verified, 10 no signatures, 11 image not found, 12 no matching signature,
     /// 1 other error).
     Verify(Box<VerifyArgs>),
+    /// Verify cosign attestations (`sha256-<hex>.att`) of images against trusted keys, like
+    /// `cosign verify-attestation --key` (exit 0 verified, 10 no attestations, 11 image not
+    /// found, 12 no matching attestation, 1 other error).
+    VerifyAttestation(Box<VerifyAttestationArgs>),
     /// Print the manifest's JSON Schema (for editors and validators).
     Schema,
     /// Write a starter tollgate.yaml.
@@ -295,6 +299,32 @@ pub struct VerifyArgs {
     /// Output: json (cosign's payload array) or text (one payload per line).
     #[arg(short, long, value_enum, default_value_t = VerifyFormat::Json)]
     pub output: VerifyFormat,
+}
+
+/// `tollgate verify-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// Image references (tag or digest).
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+
+    /// A trusted public key (PEM file or env://VAR) (repeatable).
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// A key store whose image-signer keys are trusted (default ./tollgate-keystore.yaml when
+    /// present and no --key is given).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+
+    /// The predicate type: a URI or one of cosign's aliases (custom, slsaprovenance,
+    /// slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex).
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+
+    /// Allow plain-HTTP registries (loopback tests, lab registries).
+    #[arg(long)]
+    pub allow_http_registry: bool,
 }
 
 /// `tollgate verify -o`.

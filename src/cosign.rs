@@ -88,11 +88,17 @@ pub struct Policy<'a> {
 
 /// The `.sig` tag for a digest: `sha256:<hex>` → `sha256-<hex>.sig`.
 pub fn signature_tag(digest: &str) -> Option<String> {
+    attached_tag(digest, "sig")
+}
+
+/// cosign's tag for something attached to a digest: `sha256:<hex>` → `sha256-<hex>.<suffix>`
+/// (`sig` for signatures, `att` for attestations).
+pub fn attached_tag(digest: &str, suffix: &str) -> Option<String> {
     let (algorithm, hex) = digest.split_once(':')?;
     if algorithm.is_empty() || hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    Some(format!("{algorithm}-{hex}.sig"))
+    Some(format!("{algorithm}-{hex}.{suffix}"))
 }
 
 #[derive(Deserialize)]
@@ -101,14 +107,69 @@ struct ManifestLayers {
     layers: Vec<LayerDescriptor>,
 }
 
-#[derive(Deserialize)]
-struct LayerDescriptor {
+/// One layer descriptor of an attached (`.sig` / `.att`) manifest.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LayerDescriptor {
+    /// The layer's media type.
     #[serde(rename = "mediaType", default)]
-    media_type: String,
-    digest: String,
-    size: i64,
+    pub media_type: String,
+    /// The blob digest.
+    pub digest: String,
+    /// The size the manifest declares (the blob fetch refuses more than the limit).
+    pub size: i64,
+    /// The layer annotations.
     #[serde(default)]
-    annotations: std::collections::BTreeMap<String, String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// The manifest cosign attaches to `digest` under `sha256-<hex>.<suffix>` in the image's
+/// repository, fetched by tag in that repository: its reference (blobs are fetched from it) and
+/// its layer descriptors, at most [`MAX_SIGNATURE_LAYERS`]. `Ok(None)` when nothing is attached
+/// (the tag does not exist); every other failure is an error.
+pub async fn attached_layers(
+    registry: &Registry,
+    image: &Reference,
+    digest: &str,
+    suffix: &str,
+) -> Result<Option<(Reference, Vec<LayerDescriptor>)>, RegistryError> {
+    let Some(tag) = attached_tag(digest, suffix) else {
+        return Err(RegistryError {
+            kind: FailureKind::Malformed,
+            what: format!("manifest {}", image.whole()),
+            detail: format!("the registry reported an unusable digest `{digest}`"),
+        });
+    };
+    let attached = Reference::with_tag(
+        image.registry().to_owned(),
+        image.repository().to_owned(),
+        tag,
+    );
+    let manifest = match registry.manifest(&attached).await {
+        Ok((bytes, _)) => bytes,
+        Err(e) if e.kind == FailureKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let kind = if suffix == "att" {
+        "attestation"
+    } else {
+        "signature"
+    };
+    let parsed: ManifestLayers = serde_json::from_slice(&manifest).map_err(|e| RegistryError {
+        kind: FailureKind::Malformed,
+        what: format!("{kind} manifest {}", attached.whole()),
+        detail: format!("not an image manifest: {e}"),
+    })?;
+    if parsed.layers.len() > MAX_SIGNATURE_LAYERS {
+        return Err(RegistryError {
+            kind: FailureKind::Malformed,
+            what: format!("{kind} manifest {}", attached.whole()),
+            detail: format!(
+                "{} layers; the limit is {MAX_SIGNATURE_LAYERS}",
+                parsed.layers.len()
+            ),
+        });
+    }
+    Ok(Some((attached, parsed.layers)))
 }
 
 /// Checks fetched layers against the policy. Returns the verified signatures and, for every
@@ -233,45 +294,13 @@ pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'
         Err(e) if e.kind == FailureKind::NotFound => return Outcome::NotFound(e),
         Err(e) => return Outcome::Failed(e),
     };
-    let Some(tag) = signature_tag(&digest) else {
-        return Outcome::Failed(RegistryError {
-            kind: FailureKind::Malformed,
-            what: format!("manifest {reference}"),
-            detail: format!("the registry reported an unusable digest `{digest}`"),
-        });
-    };
-    let sig_ref = Reference::with_tag(
-        parsed.registry().to_owned(),
-        parsed.repository().to_owned(),
-        tag,
-    );
-    let manifest = match registry.manifest(&sig_ref).await {
-        Ok((bytes, _)) => bytes,
-        Err(e) if e.kind == FailureKind::NotFound => return Outcome::NoSignatures { digest },
+    let (sig_ref, layers) = match attached_layers(registry, &parsed, &digest, "sig").await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Outcome::NoSignatures { digest },
         Err(e) => return Outcome::Failed(e),
     };
-    let layers: ManifestLayers = match serde_json::from_slice(&manifest) {
-        Ok(m) => m,
-        Err(e) => {
-            return Outcome::Failed(RegistryError {
-                kind: FailureKind::Malformed,
-                what: format!("signature manifest {}", sig_ref.whole()),
-                detail: format!("not an image manifest: {e}"),
-            });
-        }
-    };
-    if layers.layers.len() > MAX_SIGNATURE_LAYERS {
-        return Outcome::Failed(RegistryError {
-            kind: FailureKind::Malformed,
-            what: format!("signature manifest {}", sig_ref.whole()),
-            detail: format!(
-                "{} layers; the limit is {MAX_SIGNATURE_LAYERS}",
-                layers.layers.len()
-            ),
-        });
-    }
     let mut fetched = Vec::new();
-    for layer in &layers.layers {
+    for layer in &layers {
         if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
             fetched.push(SignatureLayer {
                 media_type: layer.media_type.clone(),
@@ -320,6 +349,9 @@ pub struct CosignVerifier {
     runtime: tokio::runtime::Runtime,
     registry: Registry,
     keys: Vec<(String, PublicKey)>,
+    /// Fetch `.att` attestations for every image, not only those whose manifest entry lists
+    /// `attestations` (set when the policies judge attestations, e.g. `slsa_builders`).
+    attestations_for_all: bool,
 }
 
 impl std::fmt::Debug for CosignVerifier {
@@ -352,7 +384,32 @@ impl CosignVerifier {
             runtime,
             registry: Registry::new(options, env),
             keys,
+            attestations_for_all: false,
         })
+    }
+
+    /// Also fetches attestations for images whose manifest entry lists none (by default only
+    /// images that list `attestations` cost the extra `.att` requests).
+    pub fn with_attestations_for_all(mut self, all: bool) -> CosignVerifier {
+        self.attestations_for_all = all;
+        self
+    }
+
+    /// Fetches and verifies the `.att` attestations of `digest` (already resolved from
+    /// `reference`; the tag is not resolved again).
+    pub fn attestations(
+        &self,
+        reference: &str,
+        digest: &str,
+    ) -> Result<crate::attestation::Attestations, RegistryError> {
+        let parsed = parse_reference(reference)?;
+        self.runtime
+            .block_on(crate::attestation::fetch_attestations(
+                &self.registry,
+                &parsed,
+                digest,
+                &self.keys,
+            ))
     }
 
     /// Verifies one reference (blocking).
@@ -363,6 +420,21 @@ impl CosignVerifier {
         };
         self.runtime
             .block_on(verify_image(&self.registry, reference, policy))
+    }
+
+    /// `verify-attestation`: resolves `reference` once and verifies its `.att` attestations of
+    /// `predicate_type` (blocking).
+    pub fn verify_attestations(
+        &self,
+        reference: &str,
+        predicate_type: &str,
+    ) -> crate::attestation::Outcome {
+        self.runtime.block_on(crate::attestation::verify_image(
+            &self.registry,
+            reference,
+            &self.keys,
+            predicate_type,
+        ))
     }
 
     /// Registry operations started so far.
@@ -396,6 +468,23 @@ impl ImageVerifier for CosignVerifier {
             }
             Outcome::NotFound(e) | Outcome::Failed(e) => {
                 facts.error = Some(format!("registry {}: {e}", e.kind.as_str()));
+            }
+        }
+        let wanted = self.attestations_for_all || !image.attestations.is_empty();
+        if let (true, true, Some(digest)) = (wanted, facts.verified, facts.digest.clone()) {
+            match self.attestations(&image.reference, &digest) {
+                Ok(found) => {
+                    facts.attestations = found.verified.iter().map(|a| a.fact()).collect();
+                    facts.attestation_problems = found.problems;
+                }
+                // Could not look: "could not decide", never "no attestation".
+                Err(e) => {
+                    facts.verified = false;
+                    facts.error = Some(format!(
+                        "registry {} while fetching attestations: {e}",
+                        e.kind.as_str()
+                    ));
+                }
             }
         }
         facts

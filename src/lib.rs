@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod attest;
+pub mod attestation;
 pub mod audit;
 pub mod cli;
 pub mod cli_opa;

@@ -1,6 +1,7 @@
 //! The `tollgate` binary: reads the environment once, runs a command, writes its reports and is
 //! the only place that sets the exit code.
 
+mod attestation_cmd;
 mod governance_cmd;
 
 use clap::Parser;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Verify(args) => run_verify(&args),
+        Command::VerifyAttestation(args) => attestation_cmd::verify_attestation(&args),
         Command::Keygen(args) => governance_cmd::keygen(&args),
         Command::Signoff(args) => governance_cmd::signoff(&args),
         Command::Waiver(WaiverCommand::Sign(args)) => governance_cmd::waiver_sign(&args),

@@ -467,6 +467,26 @@ impl PolicySet {
             .cloned()
     }
 
+    /// Whether the builtin library's effective `slsa_builders` is non-empty, i.e. the policies
+    /// judge SLSA provenance of every image (so `check` fetches every image's attestations).
+    pub fn slsa_builders_configured(&self) -> bool {
+        if !self.builtin {
+            return false;
+        }
+        let mut engine = self.engine.clone();
+        engine.set_input(regorus::Value::new_object());
+        engine
+            .eval_rule("data.tollgate.lib.config".into())
+            .ok()
+            .and_then(|v| serde_json::to_value(&v).ok())
+            .and_then(|j| {
+                j.get("slsa_builders")
+                    .and_then(Json::as_array)
+                    .map(|a| !a.is_empty())
+            })
+            .unwrap_or(false)
+    }
+
     /// Evaluates every gate rule against one input document.
     ///
     /// All gate rules are evaluated by one query, `[[v | v := data.p.deny], ...]`: regorus clears
@@ -988,6 +1008,31 @@ mod tests {
         })
         .expect("builtin library compiles");
         assert!(set.rules().iter().any(|r| r.kind == RuleKind::Failure));
+    }
+
+    #[test]
+    fn slsa_builders_configured_follows_the_effective_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let load = |builtin: bool, yaml: Option<&str>| {
+            let data = yaml.map(|y| {
+                let path = dir.path().join(format!("d{}.yaml", y.len()));
+                std::fs::write(&path, y).expect("write data");
+                path
+            });
+            PolicySet::load(&PolicyOptions {
+                builtin,
+                policies: vec![],
+                data: data.into_iter().collect(),
+                timeout: DEFAULT_TIMEOUT,
+                bundle_key: None,
+            })
+            .expect("loads")
+        };
+        assert!(!load(true, None).slsa_builders_configured(), "default []");
+        let set = "tollgate: {config: {slsa_builders: [\"https://b.example\"]}}";
+        assert!(load(true, Some(set)).slsa_builders_configured());
+        let empty = "tollgate: {config: {slsa_builders: []}}";
+        assert!(!load(true, Some(empty)).slsa_builders_configured());
     }
 
     #[test]

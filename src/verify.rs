@@ -24,6 +24,10 @@ pub struct ImageFacts {
     pub signers: Vec<String>,
     /// Valid, signed attestations.
     pub attestations: Vec<AttestationFact>,
+    /// Attestations that were found but do not count (bad signature, untrusted key, another
+    /// image's subject, malformed), with why; never an attestation. Absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attestation_problems: Vec<AttestationProblem>,
     /// Why verification did not run or did not succeed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -39,6 +43,7 @@ impl ImageFacts {
             signed: false,
             signers: Vec::new(),
             attestations: Vec::new(),
+            attestation_problems: Vec::new(),
             error: Some(reason.into()),
         }
     }
@@ -53,6 +58,19 @@ pub struct AttestationFact {
     pub signer: String,
     /// The decoded predicate.
     pub predicate: serde_json::Value,
+}
+
+/// An attestation that was attached to the image but is not a fact: why it does not count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttestationProblem {
+    /// The predicate type it claims: the signed statement's when it could be read, else the
+    /// unsigned `predicateType` layer annotation (a hint only), else `None`.
+    pub predicate_type: Option<String>,
+    /// `malformed` | `bad-signature` (no trusted key verifies it) | `subject-mismatch` (the
+    /// statement is about another digest).
+    pub problem: &'static str,
+    /// What is wrong and where (`sha256-<hex>.att layer N: …`).
+    pub message: String,
 }
 
 /// Establishes the facts about an image. Implementations never decide pass or fail.

@@ -292,3 +292,42 @@ pub fn verify(rig: &Rig, image: &str, extra: &[&str]) -> (i32, String, String) {
     args.extend_from_slice(extra);
     tollgate(&rig.dir, &args)
 }
+
+/// `None` (skip) when the attestation writer's Python package (securesystemslib) is missing
+/// outside CI; a panic in CI. Call after [`prerequisites`].
+pub fn attestation_prerequisites() -> Option<()> {
+    let ok = Command::new(python())
+        .args([
+            "-c",
+            "import securesystemslib.dsse, securesystemslib.signer",
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(());
+    }
+    let message = format!(
+        "attestation tests need {} with `securesystemslib` (pip install securesystemslib==1.6.0; scripts/test installs it)",
+        python()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+impl Rig {
+    /// Attaches cosign's `sha256-<hex>.att` for `digest` in `repo`, one layer per spec, written
+    /// by tests/support/cosign_attest.py (securesystemslib DSSE, raw registry HTTP); see that
+    /// script for the spec syntax (`key=PATH,predicate=slsa1,builder=URI,subject=DIGEST`...).
+    pub fn attest(&self, repo: &str, digest: &str, layers: &[String]) {
+        run(Command::new(python())
+            .arg(support("cosign_attest.py"))
+            .arg(self.registry.host())
+            .arg(repo)
+            .arg(digest)
+            .args(layers));
+    }
+}

@@ -1,0 +1,100 @@
+//! `tollgate verify-attestation`: the binary side of a drop-in for `cosign verify-attestation
+//! --key`. The verification is the library's ([`tollgate::attestation`]); this module prints
+//! cosign's output (one verified DSSE envelope per stdout line, the checks on stderr) and returns
+//! cosign's exit codes, as `tollgate verify` does.
+
+use std::io::Write;
+use std::process::ExitCode;
+use tollgate::app::trusted_keys;
+use tollgate::attestation::{Outcome, predicate_type_for};
+use tollgate::cli::VerifyAttestationArgs;
+use tollgate::context::Environment;
+use tollgate::cosign::CosignVerifier;
+use tollgate::registry::RegistryOptions;
+
+/// Runs the command: 0 verified, 10 no attestations, 11 image not found, 12 no matching
+/// attestation, 1 other. The first failing image decides the code.
+pub fn verify_attestation(args: &VerifyAttestationArgs) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let env = Environment::from_process_for(&cwd, None);
+    let mut err = std::io::stderr();
+    let store = match trusted_keys(args.keystore.as_deref(), &args.keys, &env) {
+        Ok(Some(s)) if !s.image_signer_keys().is_empty() => s,
+        Ok(_) => {
+            let _ = writeln!(
+                err,
+                "Error: no trusted key: pass --key KEY (a PEM public key file or env://VAR) or --keystore FILE with an image-signer key"
+            );
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            for d in e.diagnostics() {
+                let _ = writeln!(err, "{:?}", miette::Report::new(d));
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let options = RegistryOptions {
+        allow_http: args.allow_http_registry,
+        ..RegistryOptions::default()
+    };
+    let verifier = match CosignVerifier::new(&store, options, &env) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = writeln!(err, "Error: cannot start the verification runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let wanted = predicate_type_for(&args.predicate_type);
+    let mut out = std::io::stdout();
+    let mut code = 0u8;
+    for reference in &args.images {
+        let failure = match verifier.verify_attestations(reference, wanted) {
+            Outcome::Verified {
+                digest,
+                attestations,
+            } => {
+                let mut signers: Vec<&str> = attestations
+                    .iter()
+                    .flat_map(|a| a.signers.iter().map(String::as_str))
+                    .collect();
+                signers.dedup();
+                let _ = writeln!(
+                    err,
+                    "\nVerification for {reference} --\nThe following checks were performed on each of these signatures:\n  - The cosign claims were validated\n  - The signatures were verified against the specified public key\n  - The statement's subject is the image digest and its predicate type is {wanted}\n  - The transparency log was not checked (.att attestations with keys)\nDigest: {digest}\nSigners: {}",
+                    signers.join(", ")
+                );
+                for a in &attestations {
+                    let _ = writeln!(out, "{}", a.envelope);
+                }
+                None
+            }
+            Outcome::NoAttestations { digest } => Some((
+                10,
+                format!("Error: no attestations found for {reference} ({digest})"),
+            )),
+            Outcome::NoMatching { digest, reasons } => Some((
+                12,
+                format!(
+                    "Error: no matching attestations of type {wanted} for {reference} ({digest}):\n  - {}",
+                    reasons.join("\n  - ")
+                ),
+            )),
+            Outcome::NotFound(e) => Some((11, format!("Error: image {reference} not found: {e}"))),
+            Outcome::Failed(e) => Some((
+                1,
+                format!(
+                    "Error: cannot verify the attestations of {reference} ({}): {e}",
+                    e.kind.as_str()
+                ),
+            )),
+        };
+        if let Some((c, message)) = failure {
+            let _ = writeln!(err, "{message}");
+            if code == 0 {
+                code = c;
+            }
+        }
+    }
+    ExitCode::from(code)
+}
