@@ -51,6 +51,49 @@ pub enum Command {
     /// Work with decision attestations (check --attest).
     #[command(subcommand)]
     Attestation(AttestationCommand),
+    /// Verify a Sigstore bundle offline against a trusted_root.json (sigstore-conformance client
+    /// protocol; exit 0 verified, 1 rejected, 2 usage error).
+    VerifyBundle(Box<VerifyBundleArgs>),
+}
+
+/// `tollgate verify-bundle`: the sigstore-conformance client protocol, plus cosign's regexp
+/// and --insecure-ignore-tlog flags.
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// Accepted for the conformance protocol; verification uses only --trusted-root.
+    #[arg(long)]
+    pub staging: bool,
+    /// The Sigstore bundle (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// Expected certificate SAN identity (keyless).
+    #[arg(long, value_name = "IDENTITY")]
+    pub certificate_identity: Option<String>,
+    /// Expected certificate SAN identity, as a regular expression.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_identity")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Expected Fulcio OIDC issuer (keyless).
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Expected Fulcio OIDC issuer, as a regular expression.
+    #[arg(
+        long,
+        value_name = "REGEXP",
+        conflicts_with = "certificate_oidc_issuer"
+    )]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// PEM public key of a key-signed bundle.
+    #[arg(long, value_name = "PATH_TO_KEY")]
+    pub key: Option<PathBuf>,
+    /// The Sigstore trusted root (trusted_root.json); required, nothing is fetched.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Do not require a transparency-log entry (like cosign --insecure-ignore-tlog).
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// The artifact path, or sha256:<64 hex> when no such file exists.
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    pub artifact: String,
 }
 
 /// `tollgate attestation ...`.

@@ -26,4 +26,5 @@ pub mod rego;
 pub mod report;
 pub mod rules;
 pub mod signing;
+pub mod sigstore;
 pub mod verify;

@@ -56,6 +56,41 @@ fn main() -> ExitCode {
         },
         Command::Test(args) => opa::run_test(&args),
         Command::Eval(args) => opa::run_eval(&args),
+        Command::VerifyBundle(args) => run_verify_bundle(&args),
+    }
+}
+
+/// `verify-bundle`: exit 0 verified, 1 rejected (the reason on one stderr line), 2 usage.
+fn run_verify_bundle(args: &tollgate::cli::VerifyBundleArgs) -> ExitCode {
+    use tollgate::sigstore::{self, ErrorKind, Request, VerifiedSigner};
+    let request = Request {
+        bundle: &args.bundle,
+        trusted_root: args.trusted_root.as_deref(),
+        key: args.key.as_deref(),
+        identity: args.certificate_identity.as_deref(),
+        identity_regexp: args.certificate_identity_regexp.as_deref(),
+        issuer: args.certificate_oidc_issuer.as_deref(),
+        issuer_regexp: args.certificate_oidc_issuer_regexp.as_deref(),
+        skip_tlog: args.insecure_ignore_tlog,
+        artifact: &args.artifact,
+    };
+    match sigstore::run(&request) {
+        Ok(v) => {
+            let who = match &v.signer {
+                VerifiedSigner::Identity { identity, issuer } => format!("{identity} ({issuer})"),
+                VerifiedSigner::Key { algorithm } => format!("the given {algorithm} key"),
+            };
+            let when = v
+                .signing_time
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default();
+            let _ = writeln!(std::io::stderr(), "verified: signed by {who}{when}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error[verify-bundle]: {e}");
+            ExitCode::from(if e.kind == ErrorKind::Usage { 2 } else { 1 })
+        }
     }
 }
 
