@@ -43,9 +43,25 @@ fn b64_at(v: &Value, path: &[&str]) -> Option<Vec<u8>> {
 fn pem_b64_der(text: &str) -> Option<Vec<u8>> {
     let pem = STANDARD.decode(text).ok()?;
     let pem = std::str::from_utf8(&pem).ok()?;
-    der::pem::decode_vec(pem.trim().as_bytes())
-        .ok()
-        .map(|(_, d)| d)
+    pem_der(pem)
+}
+
+/// The DER inside the first PEM block. Lenient about line length: Rekor stores PEM written by
+/// many clients, and RFC 7468's strict 64-column rule is not what identifies a certificate.
+pub fn pem_der(pem: &str) -> Option<Vec<u8>> {
+    let mut lines = pem
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("-----BEGIN "));
+    lines.next()?;
+    let mut text = String::new();
+    for line in lines {
+        if line.starts_with("-----END ") {
+            return STANDARD.decode(text).ok();
+        }
+        text.push_str(line);
+    }
+    None
 }
 
 fn signer_matches_pem(signer: SignerDer<'_>, pem_b64: Option<&str>) -> bool {

@@ -272,8 +272,10 @@ struct RawDsseSig {
 
 /// Decodes standard base64, naming the field on failure.
 pub(crate) fn b64(field: &str, text: &str) -> Result<Vec<u8>, Error> {
+    // Some writers wrap base64 at 76 columns (MIME); whitespace carries no data.
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     STANDARD
-        .decode(text.trim())
+        .decode(compact)
         .map_err(|e| malformed(format!("bundle field `{field}` is not valid base64 ({e})")))
 }
 
