@@ -314,3 +314,103 @@ fn clone(r: &Row) -> Row {
         issuer: r.issuer.clone(),
     }
 }
+
+/// Writes a key pair and a key-signed v0.3 bundle (no log entry) with Python's `cryptography`,
+/// an independent Sigstore-format writer for this test.
+const PY_SIGN: &str = r#"
+import base64, json, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+out, artifact = sys.argv[1], open(sys.argv[2], "rb").read()
+key = ec.generate_private_key(ec.SECP256R1())
+sig = key.sign(artifact, ec.ECDSA(hashes.SHA256()))
+digest = hashes.Hash(hashes.SHA256()); digest.update(artifact)
+open(out + "/key.pub", "wb").write(key.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+other = ec.generate_private_key(ec.SECP256R1()).public_key()
+open(out + "/other.pub", "wb").write(other.public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+json.dump({
+    "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+    "verificationMaterial": {"publicKey": {"hint": "test"}, "tlogEntries": []},
+    "messageSignature": {
+        "messageDigest": {"algorithm": "SHA2_256", "digest": base64.b64encode(digest.finalize()).decode()},
+        "signature": base64.b64encode(sig).decode(),
+    },
+}, open(out + "/bundle.json", "w"))
+"#;
+
+#[test]
+fn key_signed_bundle_written_by_python_cryptography() {
+    let python = std::env::var("TOLLGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_crypto = Command::new(&python)
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_crypto {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide Python `cryptography` (scripts/test installs it; set TOLLGATE_TEST_PYTHON)"
+        );
+        eprintln!("skipped: Python `cryptography` not found (set TOLLGATE_TEST_PYTHON)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = suite_dir().join("bundle-verify/a.txt");
+    let made = Command::new(&python)
+        .args(["-c", PY_SIGN])
+        .arg(dir.path())
+        .arg(&artifact)
+        .output()
+        .expect("python runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let run_with = |key: &str, extra: &[&str], artifact: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .arg("verify-bundle")
+            .arg("--bundle")
+            .arg(dir.path().join("bundle.json"))
+            .arg("--key")
+            .arg(dir.path().join(key))
+            .arg("--trusted-root")
+            .arg(suite_dir().join("production_trusted_root.json"))
+            .args(extra)
+            .arg(artifact)
+            .output()
+            .expect("tollgate runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run_with("key.pub", &["--insecure-ignore-tlog"], &artifact);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("verified: signed by the given ECDSA P-256 key"),
+        "{stderr}"
+    );
+    // The digest form verifies the same signature as a prehash.
+    let digest = format!(
+        "sha256:{}",
+        "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf"
+    );
+    let (code, stderr) = run_with("key.pub", &["--insecure-ignore-tlog"], Path::new(&digest));
+    assert_eq!(code, Some(0), "{stderr}");
+    // Another key: the signature does not verify.
+    let (code, stderr) = run_with("other.pub", &["--insecure-ignore-tlog"], &artifact);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("signature does not verify"), "{stderr}");
+    // Without --insecure-ignore-tlog the missing log entry is the reason.
+    let (code, stderr) = run_with("key.pub", &[], &artifact);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("no transparency log entry"), "{stderr}");
+    // Another artifact: the bundle's digest no longer matches.
+    let other = dir.path().join("other.txt");
+    std::fs::write(&other, b"not the signed artifact").expect("write");
+    let (code, stderr) = run_with("key.pub", &["--insecure-ignore-tlog"], &other);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("is not the artifact's"), "{stderr}");
+}

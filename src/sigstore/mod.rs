@@ -308,7 +308,11 @@ pub fn verify_bundle(
             }
             if rekor_v2 {
                 v2_logs.push(log);
-            } else if let Some(t) = at {
+            } else if let Some(t) = at
+                && entry.set.is_some()
+            {
+                // Only the SET signs the integrated time; without it the time is a claim, and
+                // the bundle needs an RFC 3161 timestamp instead.
                 if t.as_second() > options.now.as_second() + FUTURE_SKEW_SECS {
                     return Err(err(
                         ErrorKind::Time,

@@ -345,3 +345,26 @@ fn hostile_bundles_are_rejected_cleanly() {
     .expect_err("garbage token");
     assert_eq!(ts.kind, ErrorKind::Timestamp);
 }
+
+#[test]
+fn integrated_time_without_set_is_not_a_signed_time() {
+    let mut json: serde_json::Value = serde_json::from_slice(&fixture(
+        "bundle-verify/happy-path-v0.3/bundle.sigstore.json",
+    ))
+    .expect("json");
+    let entry = &mut json["verificationMaterial"]["tlogEntries"][0];
+    entry
+        .as_object_mut()
+        .expect("object")
+        .remove("inclusionPromise");
+    let e = verify(
+        &serde_json::to_vec(&json).expect("json"),
+        &production_root(),
+        &Artifact::Bytes(fixture("bundle-verify/a.txt")),
+        &keyless(),
+        &options(),
+    )
+    .expect_err("unsigned integrated time");
+    assert_eq!(e.kind, ErrorKind::Time, "{e}");
+    assert!(e.message.contains("no verified signing time"), "{e}");
+}
