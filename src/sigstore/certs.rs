@@ -152,6 +152,35 @@ pub fn verify_chain<'a>(
     Err(err(ErrorKind::Certificate, why))
 }
 
+/// Checks that the leaf is a code-signing end-entity certificate, as Fulcio issues them:
+/// extended key usage codeSigning, and not a CA (a CA certificate could mint other identities).
+pub fn check_leaf_usage(cert: &Certificate) -> Result<(), Error> {
+    let eku = extension(cert, "2.5.29.37")
+        .and_then(|v| x509_cert::ext::pkix::ExtendedKeyUsage::from_der(v).ok())
+        .ok_or_else(|| {
+            err(
+                ErrorKind::Certificate,
+                "the signing certificate has no extended key usage; Fulcio certificates are for code signing",
+            )
+        })?;
+    if !eku.0.iter().any(|o| o.to_string() == "1.3.6.1.5.5.7.3.3") {
+        return Err(err(
+            ErrorKind::Certificate,
+            "the signing certificate is not for code signing (no codeSigning extended key usage)",
+        ));
+    }
+    if let Some(bc) = extension(cert, "2.5.29.19")
+        .and_then(|v| x509_cert::ext::pkix::BasicConstraints::from_der(v).ok())
+        && bc.ca
+    {
+        return Err(err(
+            ErrorKind::Certificate,
+            "the signing certificate is a CA certificate, not an end-entity certificate",
+        ));
+    }
+    Ok(())
+}
+
 /// The certificate's SAN identity: the first URI, e-mail or Fulcio otherName.
 pub fn san_identity(cert: &Certificate) -> Option<String> {
     let ext = extension(cert, OID_SAN)?;

@@ -361,6 +361,7 @@ pub fn verify_bundle(
                 &times,
                 "the signing certificate",
             )?;
+            certs::check_leaf_usage(cert)?;
             certs::verify_embedded_scts(cert, &issuer_cert, root)?;
             let san = certs::san_identity(cert).ok_or_else(|| {
                 err(

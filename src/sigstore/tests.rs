@@ -368,3 +368,27 @@ fn integrated_time_without_set_is_not_a_signed_time() {
     assert_eq!(e.kind, ErrorKind::Time, "{e}");
     assert!(e.message.contains("no verified signing time"), "{e}");
 }
+
+#[test]
+fn only_code_signing_end_entity_certificates_sign() {
+    let root = production_root();
+    let leaf = happy_v03();
+    let bundle::Signer::Certificate { leaf, .. } = &leaf.signer else {
+        panic!("keyless bundle expected");
+    };
+    let leaf = super::certs::parse(leaf, "leaf").expect("leaf");
+    assert!(super::certs::check_leaf_usage(&leaf).is_ok());
+    // The Fulcio intermediate has codeSigning too, but is a CA.
+    let intermediate = root
+        .certificate_authorities
+        .iter()
+        .find(|a| a.chain.len() > 1)
+        .expect("a CA with an intermediate");
+    let ca = super::certs::parse(&intermediate.chain[0], "intermediate").expect("parses");
+    let e = super::certs::check_leaf_usage(&ca).expect_err("CA");
+    assert!(e.message.contains("CA certificate"), "{e}");
+    // A timestamping certificate is not for code signing.
+    let tsa = super::certs::parse(&root.timestamp_authorities[0].chain[0], "tsa").expect("parses");
+    let e = super::certs::check_leaf_usage(&tsa).expect_err("TSA leaf");
+    assert!(e.message.contains("code signing"), "{e}");
+}
