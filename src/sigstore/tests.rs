@@ -392,3 +392,22 @@ fn only_code_signing_end_entity_certificates_sign() {
     let e = super::certs::check_leaf_usage(&tsa).expect_err("TSA leaf");
     assert!(e.message.contains("code signing"), "{e}");
 }
+
+#[test]
+fn integrated_time_in_the_future_is_rejected() {
+    // Seen from a clock before the entry's integrated time (2024-03-19), the entry is from the
+    // future: rejected even though every signature verifies.
+    let e = verify(
+        &fixture("bundle-verify/happy-path-v0.3/bundle.sigstore.json"),
+        &production_root(),
+        &Artifact::Bytes(fixture("bundle-verify/a.txt")),
+        &keyless(),
+        &Options {
+            skip_tlog: false,
+            now: "2024-01-01T00:00:00Z".parse().expect("time"),
+        },
+    )
+    .expect_err("future");
+    assert_eq!(e.kind, ErrorKind::Time);
+    assert!(e.message.contains("in the future"), "{e}");
+}

@@ -5,7 +5,6 @@ use super::certs;
 use super::crypto::{self, Hash};
 use super::error::{Error, ErrorKind, err};
 use super::trust::TrustedRoot;
-use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier};
 use der::asn1::OctetString;
@@ -105,18 +104,8 @@ pub fn verify(
         .to_der()
         .map_err(|e| ts_err(i, format!("cannot re-encode signed attributes ({e})")))?;
 
-    // Embedded certificates only help to name the signer; trust comes from the trusted root.
-    let _embedded = sd
-        .certificates
-        .as_ref()
-        .map(|set| {
-            set.0
-                .iter()
-                .filter(|c| matches!(c, CertificateChoices::Certificate(_)))
-                .count()
-        })
-        .unwrap_or(0);
-
+    // Embedded certificates are not trusted: the signer must be a timestamp authority of the
+    // trusted root, whose chain is checked below.
     let mut reasons = Vec::new();
     for auth in &root.timestamp_authorities {
         let mut chain = Vec::new();
