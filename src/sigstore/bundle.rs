@@ -10,6 +10,9 @@ use serde_json::Value;
 /// Largest bundle accepted: real bundles are a few tens of KiB; this bounds hostile input.
 pub const MAX_BUNDLE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Most transparency-log entries or timestamps accepted in one bundle.
+pub const MAX_ENTRIES: usize = 16;
+
 /// The bundle format version from its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Version {
@@ -425,12 +428,25 @@ pub fn parse(json: &[u8]) -> Result<Bundle, Error> {
         }
     };
 
+    // Real bundles carry one entry and at most a few timestamps; each costs signature checks.
+    if material.tlog_entries.len() > MAX_ENTRIES {
+        return Err(malformed(format!(
+            "bundle has {} transparency log entries; at most {MAX_ENTRIES} are accepted",
+            material.tlog_entries.len()
+        )));
+    }
     let mut tlog_entries = Vec::new();
     for (i, e) in material.tlog_entries.iter().enumerate() {
         tlog_entries.push(parse_entry(i, e)?);
     }
     let mut timestamps = Vec::new();
     if let Some(data) = &material.timestamp_verification_data {
+        if data.rfc3161_timestamps.len() > MAX_ENTRIES {
+            return Err(malformed(format!(
+                "bundle has {} RFC 3161 timestamps; at most {MAX_ENTRIES} are accepted",
+                data.rfc3161_timestamps.len()
+            )));
+        }
         for (i, ts) in data.rfc3161_timestamps.iter().enumerate() {
             let field = format!("timestampVerificationData.rfc3161Timestamps[{i}].signedTimestamp");
             timestamps.push(b64(&field, required(&field, &ts.signed_timestamp)?)?);

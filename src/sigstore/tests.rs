@@ -320,6 +320,12 @@ fn hostile_bundles_are_rejected_cleanly() {
         "]".repeat(100_000)
     );
     assert!(TrustedRoot::parse(deep_root.as_bytes()).is_err());
+    // A thousand log entries: refused before any signature work.
+    let mut many: serde_json::Value = serde_json::from_slice(&good).expect("json");
+    let entry = many["verificationMaterial"]["tlogEntries"][0].clone();
+    many["verificationMaterial"]["tlogEntries"] = serde_json::Value::Array(vec![entry; 1000]);
+    let e = bundle::parse(&serde_json::to_vec(&many).expect("json")).expect_err("many");
+    assert!(e.message.contains("at most 16"), "{e}");
     // Larger than the limit: refused before parsing.
     let huge = vec![b' '; bundle::MAX_BUNDLE_BYTES + 1];
     let e = bundle::parse(&huge).expect_err("huge");
