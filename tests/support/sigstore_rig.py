@@ -16,7 +16,9 @@ Usage:
       in-toto statement (predicate https://sigstore.dev/cosign/sign/v1) names that digest and
       ARTIFACT is ignored. --key signs with a managed key instead of a certificate.
       Offsets shift the certificate's validity or the log's integrated time, to build
-      certificates that had expired when the log saw them.
+      certificates that had expired when the log saw them. --cosign-annotations FILE also writes
+      the annotations of a cosign v2 keyless `.sig` layer over ARTIFACT (a simple-signing
+      payload): signature, certificate, chain and the Rekor bundle (SET).
   sigstore_rig.py verify DIR BUNDLE ARTIFACT IDENTITY ISSUER
       sigstore-python's verdict (exit 0 verified); needs the `sigstore` package.
 """
@@ -145,6 +147,8 @@ def init(directory: str) -> None:
         save_key(os.path.join(directory, file), key)
     with open(os.path.join(directory, "ca.pem"), "wb") as f:
         f.write(inter.public_bytes(serialization.Encoding.PEM))
+    with open(os.path.join(directory, "root.pem"), "wb") as f:
+        f.write(root.public_bytes(serialization.Encoding.PEM))
     trusted_root = {
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
         "tlogs": [log_entry(rekor_key)],
@@ -347,7 +351,9 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
 
 
-def sign(directory, artifact, out, identity, issuer, dsse_subject, nb_offset, log_offset, key):
+def sign(
+    directory, artifact, out, identity, issuer, dsse_subject, nb_offset, log_offset, key, legacy
+):
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     if key:
         signing_key = load_key(key)
@@ -415,13 +421,41 @@ def sign(directory, artifact, out, identity, issuer, dsse_subject, nb_offset, lo
             "messageDigest": {"algorithm": "SHA2_256", "digest": b64(digest)},
             "signature": b64(signature),
         }
-    material["tlogEntries"] = [tlog_entry(directory, body, integrated_time)]
+    entry = tlog_entry(directory, body, integrated_time)
+    material["tlogEntries"] = [entry]
+    if legacy:
+        write_legacy_annotations(directory, legacy, signature, verifier_pem, entry)
     bundle["verificationMaterial"] = material
     # Field order as sigstore clients write it: mediaType, verificationMaterial, content.
     ordered = {k: bundle[k] for k in ["mediaType", "verificationMaterial"]}
     ordered.update({k: v for k, v in bundle.items() if k not in ordered})
     with open(out, "w") as f:
         json.dump(ordered, f, indent=2)
+
+
+def write_legacy_annotations(directory, out, signature, cert_pem, entry) -> None:
+    """The layer annotations of a keyless cosign `.sig` signature (cosign v2's layout)."""
+    chain = b""
+    for file in ["ca.pem", "root.pem"]:
+        with open(os.path.join(directory, file), "rb") as f:
+            chain += f.read()
+    rekor_bundle = {
+        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": {
+            "body": entry["canonicalizedBody"],
+            "integratedTime": int(entry["integratedTime"]),
+            "logIndex": int(entry["logIndex"]),
+            "logID": base64.b64decode(entry["logId"]["keyId"]).hex(),
+        },
+    }
+    annotations = {
+        "dev.cosignproject.cosign/signature": b64(signature),
+        "dev.sigstore.cosign/certificate": cert_pem.decode(),
+        "dev.sigstore.cosign/chain": chain.decode(),
+        "dev.sigstore.cosign/bundle": json.dumps(rekor_bundle),
+    }
+    with open(out, "w") as f:
+        json.dump(annotations, f, indent=2)
 
 
 def verify(directory, bundle_path, artifact, identity, issuer) -> int:
@@ -472,6 +506,7 @@ def main(argv) -> int:
     p.add_argument("--not-before-offset", type=int, default=0)
     p.add_argument("--log-time-offset", type=int, default=0)
     p.add_argument("--key")
+    p.add_argument("--cosign-annotations", help="also write a keyless .sig layer's annotations")
     p = sub.add_parser("verify")
     for arg in ["dir", "bundle", "artifact", "identity", "issuer"]:
         p.add_argument(arg)
@@ -489,6 +524,7 @@ def main(argv) -> int:
             args.not_before_offset,
             args.log_time_offset,
             args.key,
+            args.cosign_annotations,
         )
     else:
         return verify(args.dir, args.bundle, args.artifact, args.identity, args.issuer)
