@@ -152,7 +152,8 @@ fn keyless_bundles_from_a_test_ca_and_log() {
         "dsse-other.json",
         &["--dsse-subject", &format!("sha256:{}", "ab".repeat(32))],
     );
-    let logged_late = bundle("logged-late.json", &["--log-time-offset", "3600"]);
+    let expired = bundle("expired.json", &["--not-before-offset", "-3600"]);
+    let future = bundle("future.json", &["--log-time-offset", "3600"]);
     let not_yet_valid = bundle("not-yet-valid.json", &["--not-before-offset", "900"]);
     let email = bundle("email.json", &["--identity", "release@acme.example"]);
     let tampered = |name: &str, change: &dyn Fn(&mut serde_json::Value)| -> PathBuf {
@@ -251,7 +252,16 @@ fn keyless_bundles_from_a_test_ca_and_log() {
         ),
         (
             "certificate expired when logged",
-            &logged_late,
+            &expired,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "integrated time in the future",
+            &future,
             &artifact,
             IDENTITY,
             ISSUER,
