@@ -1,0 +1,415 @@
+//! Keyless verification against a Sigstore instance built by the test: a CA, a CT log and a
+//! Rekor log made by tests/support/sigstore_rig.py (Python `cryptography`), never by tollgate.
+//!
+//! Every case is judged three ways: what it should be, what sigstore-python (an independent
+//! verifier) says, and what `tollgate verify-bundle` says; all three must agree, so the rig cannot
+//! drift into producing bundles only tollgate accepts. Without Python's `sigstore` package the
+//! test is skipped with a message, except in CI, where that is a failure.
+
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+#[path = "support/bin.rs"]
+mod bin;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+fn python() -> String {
+    std::env::var("TOLLGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn rig() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/sigstore_rig.py")
+}
+
+fn prerequisites() -> bool {
+    let ok = Command::new(python())
+        .args(["-c", "import cryptography, sigstore"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let message = format!(
+            "keyless tests need {} with the `cryptography` and `sigstore` packages (scripts/test installs them)",
+            python()
+        );
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("SKIPPED: {message}");
+    }
+    ok
+}
+
+fn rig_run(args: &[&str]) {
+    let out = Command::new(python())
+        .arg(rig())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sigstore_rig.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// sigstore-python's verdict and its reason.
+fn sigstore_python(
+    ca: &Path,
+    bundle: &Path,
+    artifact: &Path,
+    identity: &str,
+    issuer: &str,
+) -> (bool, String) {
+    let out = Command::new(python())
+        .arg(rig())
+        .arg("verify")
+        .args([ca, bundle, artifact])
+        .args([identity, issuer])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `tollgate verify-bundle`'s verdict and its stderr, keyless or with a key.
+fn tollgate(root: &Path, bundle: &Path, artifact: &str, who: Who<'_>) -> (bool, String) {
+    let mut args: Vec<String> = vec![
+        "verify-bundle".into(),
+        "--bundle".into(),
+        bundle.display().to_string(),
+    ];
+    match who {
+        Who::Identity(identity, issuer) => args.extend([
+            "--certificate-identity".into(),
+            identity.into(),
+            "--certificate-oidc-issuer".into(),
+            issuer.into(),
+        ]),
+        Who::Key(key) => args.extend(["--key".into(), key.display().to_string()]),
+    }
+    args.extend([
+        "--trusted-root".into(),
+        root.display().to_string(),
+        artifact.into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = bin::run(bundle.parent().unwrap(), &args);
+    (code == 0, stderr)
+}
+
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    Identity(&'a str, &'a str),
+    Key(&'a Path),
+}
+
+fn edit(from: &Path, to: &Path, change: impl FnOnce(&mut serde_json::Value)) {
+    let mut bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(from).unwrap()).unwrap();
+    change(&mut bundle);
+    std::fs::write(to, serde_json::to_string_pretty(&bundle).unwrap()).unwrap();
+}
+
+fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+#[test]
+fn keyless_bundles_from_a_test_ca_and_log() {
+    if !prerequisites() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ca = dir.join("ca");
+    let other_ca = dir.join("other-ca");
+    let ca_s = ca.to_str().unwrap();
+    rig_run(&["init", ca_s]);
+    rig_run(&["init", other_ca.to_str().unwrap()]);
+    let root = ca.join("trusted_root.json");
+    let artifact = dir.join("artifact.txt");
+    std::fs::write(&artifact, "release 1.2.3\n").unwrap();
+    let other_artifact = dir.join("other.txt");
+    std::fs::write(&other_artifact, "something else\n").unwrap();
+    let art = artifact.to_str().unwrap();
+    let digest = format!("sha256:{}", sha256_hex(&artifact));
+
+    let bundle = |name: &str, extra: &[&str]| -> PathBuf {
+        let out = dir.join(name);
+        let mut args = vec!["sign", ca_s, art, out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        rig_run(&args);
+        out
+    };
+    let signed = bundle("signed.json", &[]);
+    let dsse = bundle("dsse.json", &["--dsse-subject", &digest]);
+    let dsse_other = bundle(
+        "dsse-other.json",
+        &["--dsse-subject", &format!("sha256:{}", "ab".repeat(32))],
+    );
+    let expired = bundle("expired.json", &["--not-before-offset", "-3600"]);
+    let future = bundle("future.json", &["--log-time-offset", "3600"]);
+    let not_yet_valid = bundle("not-yet-valid.json", &["--not-before-offset", "900"]);
+    let email = bundle("email.json", &["--identity", "release@acme.example"]);
+    let tampered = |name: &str, change: &dyn Fn(&mut serde_json::Value)| -> PathBuf {
+        let out = dir.join(name);
+        edit(&signed, &out, change);
+        out
+    };
+    let entry = "/verificationMaterial/tlogEntries/0";
+    let bad_set = tampered("bad-set.json", &|b| {
+        let t = b.pointer_mut(&format!("{entry}/integratedTime")).unwrap();
+        let bumped = t.as_str().unwrap().parse::<i64>().unwrap() + 1;
+        *t = bumped.to_string().into();
+    });
+    let bad_proof = tampered("bad-proof.json", &|b| {
+        b.pointer_mut(&format!("{entry}/inclusionProof/hashes/0"))
+            .unwrap()
+            .clone_from(&"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into());
+    });
+    let no_proof = tampered("no-proof.json", &|b| {
+        b.pointer_mut(entry)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .remove("inclusionProof");
+    });
+    let bad_signature = tampered("bad-signature.json", &|b| {
+        *b.pointer_mut("/messageSignature/signature").unwrap() = dsse_sig(&dsse).into();
+    });
+
+    // (name, bundle, artifact, identity, issuer, root, expected)
+    let other_root = other_ca.join("trusted_root.json");
+    let cases: Vec<(&str, &Path, &Path, &str, &str, &Path, bool)> = vec![
+        ("signed", &signed, &artifact, IDENTITY, ISSUER, &root, true),
+        (
+            "dsse statement names the artifact",
+            &dsse,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            true,
+        ),
+        (
+            "email identity",
+            &email,
+            &artifact,
+            "release@acme.example",
+            ISSUER,
+            &root,
+            true,
+        ),
+        (
+            "another artifact",
+            &signed,
+            &other_artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "dsse statement names another digest",
+            &dsse_other,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "wrong identity",
+            &signed,
+            &artifact,
+            "https://github.com/acme/other/.github/workflows/x.yml@refs/heads/main",
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "wrong issuer",
+            &signed,
+            &artifact,
+            IDENTITY,
+            "https://gitlab.com",
+            &root,
+            false,
+        ),
+        (
+            "untrusted CA and log",
+            &signed,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &other_root,
+            false,
+        ),
+        (
+            "certificate expired when logged",
+            &expired,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "integrated time in the future",
+            &future,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "certificate not yet valid when logged",
+            &not_yet_valid,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "signed entry timestamp does not match",
+            &bad_set,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "inclusion proof hash flipped",
+            &bad_proof,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "no inclusion proof",
+            &no_proof,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+        (
+            "signature from another bundle",
+            &bad_signature,
+            &artifact,
+            IDENTITY,
+            ISSUER,
+            &root,
+            false,
+        ),
+    ];
+    let mut disagreements = Vec::new();
+    for (name, bundle, artifact, identity, issuer, root, expected) in &cases {
+        let (python_ok, python_why) =
+            sigstore_python(root.parent().unwrap(), bundle, artifact, identity, issuer);
+        let (ours, why) = tollgate(
+            root,
+            bundle,
+            artifact.to_str().unwrap(),
+            Who::Identity(identity, issuer),
+        );
+        if python_ok != *expected || ours != *expected {
+            disagreements.push(format!(
+                "{name}: expected {expected}, sigstore-python {python_ok} ({}), tollgate {ours} ({})",
+                python_why.trim(),
+                why.trim()
+            ));
+        }
+        if !ours {
+            assert!(
+                !why.trim().is_empty(),
+                "{name}: a rejection names its reason"
+            );
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} cases disagree:\n{}",
+        disagreements.len(),
+        cases.len(),
+        disagreements.join("\n")
+    );
+    // The digest form of the artifact argument gives the same verdicts.
+    let (ok, why) = tollgate(&root, &signed, &digest, Who::Identity(IDENTITY, ISSUER));
+    assert!(ok, "digest form: {why}");
+    let (ok, _) = tollgate(
+        &root,
+        &signed,
+        &format!("sha256:{}", sha256_hex(&other_artifact)),
+        Who::Identity(IDENTITY, ISSUER),
+    );
+    assert!(!ok, "digest of another artifact");
+}
+
+/// The base64 signature of a DSSE bundle (a valid signature by another key, over other bytes).
+fn dsse_sig(bundle: &Path) -> String {
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle).unwrap()).unwrap();
+    value["dsseEnvelope"]["signatures"][0]["sig"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn managed_key_bundles() {
+    if !prerequisites() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ca = dir.join("ca");
+    rig_run(&["init", ca.to_str().unwrap()]);
+    let key = |name: &str| -> (PathBuf, PathBuf) {
+        let private = dir.join(format!("{name}.key"));
+        let public = dir.join(format!("{name}.pub"));
+        let script = "import sys\nfrom cryptography.hazmat.primitives import serialization as s\nfrom cryptography.hazmat.primitives.asymmetric import ec\nk = ec.generate_private_key(ec.SECP256R1())\nopen(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\nopen(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n";
+        let out = Command::new(python())
+            .args(["-c", script])
+            .args([&private, &public])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (private, public)
+    };
+    let (release_key, release_pub) = key("release");
+    let (_, other_pub) = key("other");
+    let artifact = dir.join("artifact.txt");
+    std::fs::write(&artifact, "release 1.2.3\n").unwrap();
+    let bundle = dir.join("keyed.json");
+    rig_run(&[
+        "sign",
+        ca.to_str().unwrap(),
+        artifact.to_str().unwrap(),
+        bundle.to_str().unwrap(),
+        "--key",
+        release_key.to_str().unwrap(),
+    ]);
+    let root = ca.join("trusted_root.json");
+    let art = artifact.to_str().unwrap();
+    let (ok, why) = tollgate(&root, &bundle, art, Who::Key(&release_pub));
+    assert!(ok, "signed by the key: {why}");
+    let (ok, why) = tollgate(&root, &bundle, art, Who::Key(&other_pub));
+    assert!(!ok, "another key must not verify");
+    assert!(!why.trim().is_empty());
+}
