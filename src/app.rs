@@ -281,11 +281,29 @@ fn check_inner(
     let all_attestations = loaded_policies
         .as_ref()
         .is_ok_and(PolicySet::slsa_builders_configured);
+    let trusted_root = match load_trusted_root(args.trusted_root.as_deref()) {
+        Ok(root) => root,
+        Err(message) => {
+            return fail(
+                vec![RunError {
+                    code: "image::trusted-root".into(),
+                    message,
+                    location: None,
+                    help: Some(
+                        "pass a Sigstore trusted_root.json (media type application/vnd.dev.sigstore.trustedroot+json;version=0.1)".into(),
+                    ),
+                }],
+                &summary,
+            );
+        }
+    };
     let cosign = match cosign_store
         .as_ref()
         .map(|s| {
-            CosignVerifier::new(s, options, env)
-                .map(|v| v.with_attestations_for_all(all_attestations))
+            CosignVerifier::new(s, options, env).map(|v| {
+                v.with_attestations_for_all(all_attestations)
+                    .with_trusted_root(trusted_root, false)
+            })
         })
         .transpose()
     {
@@ -709,6 +727,37 @@ pub enum VerifySetupError {
     Keys(KeyStoreError),
     /// The runtime could not start.
     Runtime(std::io::Error),
+    /// `--trusted-root` or a `--certificate-*` flag is unusable.
+    Sigstore(String),
+}
+
+/// The keyless identity given by `tollgate verify --certificate-*`, if any (both an identity and
+/// an issuer are needed, as cosign requires).
+fn flag_identity(args: &VerifyArgs) -> Result<Option<crate::sigstore::Expected>, String> {
+    let keyless = crate::keystore::Keyless {
+        issuer: args.certificate_oidc_issuer.clone(),
+        issuer_regexp: args.certificate_oidc_issuer_regexp.clone(),
+        identity: args.certificate_identity.clone(),
+        identity_regexp: args.certificate_identity_regexp.clone(),
+    };
+    if keyless == crate::keystore::Keyless::default() {
+        return Ok(None);
+    }
+    crate::cosign::keyless_expectation(&keyless)
+        .map(Some)
+        .map_err(|e| format!("keyless verification needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]: {e}"))
+}
+
+/// Reads `--trusted-root`.
+pub fn load_trusted_root(
+    path: Option<&std::path::Path>,
+) -> Result<Option<crate::sigstore::TrustedRoot>, String> {
+    let Some(path) = path else { return Ok(None) };
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("--trusted-root {}: {e}", path.display()))?;
+    crate::sigstore::TrustedRoot::parse(&bytes)
+        .map(Some)
+        .map_err(|e| format!("--trusted-root {}: {e}", path.display()))
 }
 
 /// Verifies every image of `tollgate verify`, in order, stopping at nothing: every image gets
@@ -717,15 +766,28 @@ pub fn verify(
     args: &VerifyArgs,
     env: &Environment,
 ) -> Result<(Vec<VerifyResult>, usize), VerifySetupError> {
+    let identity = flag_identity(args).map_err(VerifySetupError::Sigstore)?;
     let store = trusted_keys(args.keystore.as_deref(), &args.keys, env)
         .map_err(VerifySetupError::Keys)?
-        .filter(|s| !s.image_signer_keys().is_empty())
+        .or_else(|| identity.is_some().then(KeyStore::default))
+        .filter(|s| {
+            identity.is_some()
+                || !s.image_signer_keys().is_empty()
+                || !s.image_signer_identities().is_empty()
+        })
         .ok_or(VerifySetupError::NoKeys)?;
     let options = RegistryOptions {
         allow_http: args.allow_http_registry,
         ..RegistryOptions::default()
     };
-    let verifier = CosignVerifier::new(&store, options, env).map_err(VerifySetupError::Runtime)?;
+    let root =
+        load_trusted_root(args.trusted_root.as_deref()).map_err(VerifySetupError::Sigstore)?;
+    let mut verifier = CosignVerifier::new(&store, options, env)
+        .map_err(VerifySetupError::Runtime)?
+        .with_trusted_root(root, args.insecure_ignore_tlog);
+    if let Some(expected) = identity {
+        verifier = verifier.with_identity("certificate-identity", expected);
+    }
     let results = args
         .images
         .iter()

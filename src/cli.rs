@@ -281,6 +281,11 @@ pub struct CheckArgs {
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
 
+    /// Sigstore trusted_root.json that cosign v3 bundles (keyless or key-signed) are checked
+    /// against, offline; without it an attached bundle cannot verify.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
     /// Allow plain-HTTP registries (loopback tests, lab registries).
     #[arg(long)]
     pub allow_http_registry: bool,
@@ -334,6 +339,38 @@ pub struct VerifyArgs {
     /// An annotation the signed payload must carry, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     pub annotations: Vec<(String, String)>,
+
+    /// Keyless: the certificate identity (SAN) a Sigstore bundle must carry.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+
+    /// Keyless: a regular expression the certificate identity must match.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_identity_regexp: Option<String>,
+
+    /// Keyless: the OIDC issuer the certificate must carry.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+
+    /// Keyless: a regular expression the OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+
+    /// Sigstore trusted_root.json that cosign v3 bundles are checked against, offline.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    /// Do not require a transparency-log entry in Sigstore bundles (as cosign's flag).
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
 
     /// Allow plain-HTTP registries (loopback tests, lab registries).
     #[arg(long)]

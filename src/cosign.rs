@@ -84,6 +84,25 @@ pub struct Policy<'a> {
     pub keys: &'a [(String, PublicKey)],
     /// Annotations the payload's `optional` must carry (`-a key=value`).
     pub annotations: &'a [(String, String)],
+    /// `(name, identity)` of the trusted keyless signers (Sigstore bundles only).
+    pub identities: &'a [(String, crate::sigstore::Expected)],
+    /// The Sigstore trusted root that Sigstore bundles are checked against (`--trusted-root`).
+    pub trusted_root: Option<&'a crate::sigstore::TrustedRoot>,
+    /// Skip the transparency log for Sigstore bundles (`--insecure-ignore-tlog`).
+    pub ignore_tlog: bool,
+}
+
+impl<'a> Policy<'a> {
+    /// A policy of keys only (legacy `.sig` signatures).
+    pub fn keys(keys: &'a [(String, PublicKey)], annotations: &'a [(String, String)]) -> Self {
+        Policy {
+            keys,
+            annotations,
+            identities: &[],
+            trusted_root: None,
+            ignore_tlog: false,
+        }
+    }
 }
 
 /// The `.sig` tag for a digest: `sha256:<hex>` → `sha256-<hex>.sig`.
@@ -294,9 +313,20 @@ pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'
         Err(e) if e.kind == FailureKind::NotFound => return Outcome::NotFound(e),
         Err(e) => return Outcome::Failed(e),
     };
+    // cosign v3 bundles (OCI referrers) and legacy `.sig` layers are both signatures. Bundles
+    // can only verify against a trusted root, so without one they are not fetched (the legacy
+    // path keeps its request count; "no signatures" then says how to check bundles).
+    let bundles = match policy.trusted_root {
+        None => Vec::new(),
+        Some(_) => match crate::referrers::fetch_bundles(registry, &parsed, &digest).await {
+            Ok(b) => b,
+            Err(e) => return Outcome::Failed(e),
+        },
+    };
+    let (mut signatures, mut reasons) = crate::referrers::check_bundles(&bundles, &digest, policy);
     let (sig_ref, layers) = match attached_layers(registry, &parsed, &digest, "sig").await {
         Ok(Some(found)) => found,
-        Ok(None) => return Outcome::NoSignatures { digest },
+        Ok(None) => (parsed.clone(), Vec::new()),
         Err(e) => return Outcome::Failed(e),
     };
     let mut fetched = Vec::new();
@@ -319,13 +349,16 @@ pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'
             signature: layer.annotations.get(SIGNATURE_ANNOTATION).cloned(),
         });
     }
-    if !fetched
-        .iter()
-        .any(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
+    if bundles.is_empty()
+        && !fetched
+            .iter()
+            .any(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
     {
         return Outcome::NoSignatures { digest };
     }
-    let (signatures, reasons) = check_layers(&fetched, &digest, policy);
+    let (layer_signatures, layer_reasons) = check_layers(&fetched, &digest, policy);
+    signatures.extend(layer_signatures);
+    reasons.extend(layer_reasons);
     if signatures.is_empty() {
         return Outcome::NoMatching { digest, reasons };
     }
@@ -333,6 +366,7 @@ pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'
         .keys
         .iter()
         .map(|(name, _)| name)
+        .chain(policy.identities.iter().map(|(name, _)| name))
         .filter(|name| signatures.iter().any(|s| s.signers.contains(name)))
         .cloned()
         .collect();
@@ -349,6 +383,9 @@ pub struct CosignVerifier {
     runtime: tokio::runtime::Runtime,
     registry: Registry,
     keys: Vec<(String, PublicKey)>,
+    identities: Vec<(String, crate::sigstore::Expected)>,
+    trusted_root: Option<crate::sigstore::TrustedRoot>,
+    ignore_tlog: bool,
     /// Fetch `.att` attestations for every image, not only those whose manifest entry lists
     /// `attestations` (set when the policies judge attestations, e.g. `slsa_builders`).
     attestations_for_all: bool,
@@ -380,12 +417,42 @@ impl CosignVerifier {
             .into_iter()
             .map(|(n, k)| (n.to_owned(), k.clone()))
             .collect();
+        let identities = store
+            .image_signer_identities()
+            .into_iter()
+            .filter_map(|(n, k)| Some((n.to_owned(), keyless_expectation(k).ok()?)))
+            .collect();
         Ok(CosignVerifier {
             runtime,
             registry: Registry::new(options, env),
             keys,
+            identities,
+            trusted_root: None,
+            ignore_tlog: false,
             attestations_for_all: false,
         })
+    }
+
+    /// Checks Sigstore bundles against `root` (`--trusted-root`), optionally without the
+    /// transparency log (`--insecure-ignore-tlog`); without a root, bundles cannot verify.
+    pub fn with_trusted_root(
+        mut self,
+        root: Option<crate::sigstore::TrustedRoot>,
+        ignore_tlog: bool,
+    ) -> CosignVerifier {
+        self.trusted_root = root;
+        self.ignore_tlog = ignore_tlog;
+        self
+    }
+
+    /// Also trusts this keyless identity (`tollgate verify --certificate-*`).
+    pub fn with_identity(
+        mut self,
+        name: &str,
+        expected: crate::sigstore::Expected,
+    ) -> CosignVerifier {
+        self.identities.push((name.to_owned(), expected));
+        self
     }
 
     /// Also fetches attestations for images whose manifest entry lists none (by default only
@@ -417,6 +484,9 @@ impl CosignVerifier {
         let policy = Policy {
             keys: &self.keys,
             annotations,
+            identities: &self.identities,
+            trusted_root: self.trusted_root.as_ref(),
+            ignore_tlog: self.ignore_tlog,
         };
         self.runtime
             .block_on(verify_image(&self.registry, reference, policy))
@@ -437,10 +507,39 @@ impl CosignVerifier {
         ))
     }
 
+    /// What "no signatures" leaves unchecked: without a trusted root, cosign v3 bundles (OCI
+    /// referrers) are not looked for.
+    pub fn no_signature_hint(&self) -> &'static str {
+        if self.trusted_root.is_none() {
+            " (legacy .sig; cosign v3 bundles attached as OCI referrers are checked only with --trusted-root)"
+        } else {
+            ""
+        }
+    }
+
     /// Registry operations started so far.
     pub fn operations(&self) -> usize {
         self.registry.operations()
     }
+}
+
+/// The Sigstore expectation of a key store's `keyless:` entry (regular expressions compiled).
+pub fn keyless_expectation(
+    keyless: &crate::keystore::Keyless,
+) -> Result<crate::sigstore::Expected, String> {
+    use crate::sigstore::Matcher;
+    let matcher =
+        |exact: &Option<String>, regexp: &Option<String>, what: &str| match (exact, regexp) {
+            (Some(e), _) => Ok(Matcher::Exact(e.clone())),
+            (None, Some(r)) => regex::Regex::new(r)
+                .map(Matcher::Regex)
+                .map_err(|e| format!("{what} regexp `{r}`: {e}")),
+            (None, None) => Err(format!("no {what} given")),
+        };
+    Ok(crate::sigstore::Expected::Keyless {
+        identity: matcher(&keyless.identity, &keyless.identity_regexp, "identity")?,
+        issuer: matcher(&keyless.issuer, &keyless.issuer_regexp, "issuer")?,
+    })
 }
 
 impl ImageVerifier for CosignVerifier {
@@ -459,7 +558,10 @@ impl ImageVerifier for CosignVerifier {
             Outcome::NoSignatures { digest } => {
                 facts.digest = Some(digest);
                 facts.verified = true;
-                facts.error = Some("no cosign signature is attached to the image".into());
+                facts.error = Some(format!(
+                    "no cosign signature is attached to the image{}",
+                    self.no_signature_hint()
+                ));
             }
             Outcome::NoMatching { digest, reasons } => {
                 facts.digest = Some(digest);
@@ -538,25 +640,11 @@ mod tests {
         let (_, other) = key(2);
         let layers = [layer(&sk, payload(DIGEST, serde_json::Value::Null))];
         let keys = vec![("release".to_owned(), pk)];
-        let (ok, reasons) = check_layers(
-            &layers,
-            DIGEST,
-            Policy {
-                keys: &keys,
-                annotations: &[],
-            },
-        );
+        let (ok, reasons) = check_layers(&layers, DIGEST, Policy::keys(&keys, &[]));
         assert_eq!(ok.len(), 1, "{reasons:?}");
         assert_eq!(ok[0].signers, ["release"]);
         let wrong = vec![("other".to_owned(), other)];
-        let (ok, reasons) = check_layers(
-            &layers,
-            DIGEST,
-            Policy {
-                keys: &wrong,
-                annotations: &[],
-            },
-        );
+        let (ok, reasons) = check_layers(&layers, DIGEST, Policy::keys(&wrong, &[]));
         assert!(ok.is_empty());
         assert!(
             reasons[0].contains("not valid for any trusted key"),
@@ -572,10 +660,7 @@ mod tests {
         let (ok, reasons) = check_layers(
             &[layer(&sk, payload(other, serde_json::Value::Null))],
             DIGEST,
-            Policy {
-                keys: &keys,
-                annotations: &[],
-            },
+            Policy::keys(&keys, &[]),
         );
         assert!(ok.is_empty());
         assert!(
@@ -583,14 +668,7 @@ mod tests {
             "{reasons:?}"
         );
         let bad_type = serde_json::to_vec(&serde_json::json!({"critical": {"type": "x", "image": {"docker-manifest-digest": DIGEST}}})).unwrap();
-        let (ok, reasons) = check_layers(
-            &[layer(&sk, bad_type)],
-            DIGEST,
-            Policy {
-                keys: &keys,
-                annotations: &[],
-            },
-        );
+        let (ok, reasons) = check_layers(&[layer(&sk, bad_type)], DIGEST, Policy::keys(&keys, &[]));
         assert!(ok.is_empty());
         assert!(reasons[0].contains("critical.type"), "{reasons:?}");
     }
@@ -604,23 +682,9 @@ mod tests {
             payload(DIGEST, serde_json::json!({"env": "prod"})),
         )];
         let want = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
-        let (ok, _) = check_layers(
-            &layers,
-            DIGEST,
-            Policy {
-                keys: &keys,
-                annotations: &want("env", "prod"),
-            },
-        );
+        let (ok, _) = check_layers(&layers, DIGEST, Policy::keys(&keys, &want("env", "prod")));
         assert_eq!(ok.len(), 1);
-        let (ok, reasons) = check_layers(
-            &layers,
-            DIGEST,
-            Policy {
-                keys: &keys,
-                annotations: &want("env", "dev"),
-            },
-        );
+        let (ok, reasons) = check_layers(&layers, DIGEST, Policy::keys(&keys, &want("env", "dev")));
         assert!(ok.is_empty());
         assert!(reasons[0].contains("env=dev"), "{reasons:?}");
     }
@@ -633,14 +697,7 @@ mod tests {
         tampered.payload.push(b' ');
         let mut unsigned = layer(&sk, payload(DIGEST, serde_json::Value::Null));
         unsigned.signature = None;
-        let (ok, reasons) = check_layers(
-            &[tampered, unsigned],
-            DIGEST,
-            Policy {
-                keys: &keys,
-                annotations: &[],
-            },
-        );
+        let (ok, reasons) = check_layers(&[tampered, unsigned], DIGEST, Policy::keys(&keys, &[]));
         assert!(ok.is_empty());
         assert_eq!(reasons.len(), 2, "{reasons:?}");
     }

@@ -425,6 +425,18 @@ impl KeyStore {
             })
             .collect()
     }
+
+    /// `(name, constraints)` of every keyless entry with the `image-signer` role.
+    pub fn image_signer_identities(&self) -> Vec<(&str, &Keyless)> {
+        self.entries
+            .iter()
+            .filter(|e| e.has_role(IMAGE_SIGNER))
+            .filter_map(|e| match &e.trust {
+                Trust::Keyless(k) => Some((e.name.as_str(), k)),
+                Trust::Key(_) => None,
+            })
+            .collect()
+    }
 }
 
 fn read_bounded(path: &Path, limit: u64) -> Result<String, String> {

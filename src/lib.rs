@@ -21,6 +21,7 @@ pub mod input;
 pub mod keystore;
 pub mod manifest;
 pub mod policy;
+pub mod referrers;
 pub mod registry;
 pub mod rego;
 pub mod report;

@@ -162,6 +162,10 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
             let _ = writeln!(err, "Error: cannot start the verification runtime: {e}");
             return ExitCode::from(1);
         }
+        Err(VerifySetupError::Sigstore(e)) => {
+            let _ = writeln!(err, "Error: {e}");
+            return ExitCode::from(1);
+        }
     };
     let mut code = 0u8;
     let mut out = std::io::stdout();
@@ -195,7 +199,14 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
             }
             Outcome::NoSignatures { digest } => Some((
                 10,
-                format!("Error: no signatures found for {reference} ({digest})"),
+                format!(
+                    "Error: no signatures found for {reference} ({digest}){}",
+                    if args.trusted_root.is_none() {
+                        "; cosign v3 bundles attached as OCI referrers are checked only with --trusted-root"
+                    } else {
+                        ""
+                    }
+                ),
             )),
             Outcome::NoMatching { digest, reasons } => Some((
                 12,

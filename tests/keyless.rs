@@ -413,3 +413,187 @@ fn managed_key_bundles() {
     assert!(!ok, "another key must not verify");
     assert!(!why.trim().is_empty());
 }
+
+#[path = "support/rig.rs"]
+mod rig;
+
+/// Attaches `bundle` to `repo@digest` as cosign v3 does (referrers tag schema).
+fn attach(registry: &rig::Rig, repo: &str, digest: &str, bundle: &Path) {
+    let out = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/oci_referrer.py"))
+        .args([&registry.registry.host(), repo, digest])
+        .arg(bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cosign_v3_bundles_attached_as_referrers() {
+    if !prerequisites() || rig::prerequisites().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let registry = rig::Rig::start(dir);
+    let ca = dir.join("ca");
+    let ca_s = ca.to_str().unwrap();
+    rig_run(&["init", ca_s]);
+    let root = ca.join("trusted_root.json");
+    let root_s = root.to_str().unwrap();
+    let unused = dir.join("unused.txt");
+    std::fs::write(&unused, "").unwrap();
+    let sign = |name: &str, subject: &str, extra: &[&str]| -> PathBuf {
+        let out = dir.join(name);
+        let mut args = vec![
+            "sign",
+            ca_s,
+            unused.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--dsse-subject",
+            subject,
+        ];
+        args.extend_from_slice(extra);
+        rig_run(&args);
+        out
+    };
+
+    // Keyless: a DSSE bundle naming the image, attached as a referrer.
+    let digest = registry.push("v3/app:v1", "v3 app");
+    attach(
+        &registry,
+        "v3/app",
+        &digest,
+        &sign("keyless.json", &digest, &[]),
+    );
+    // A bundle naming another image, attached to this one.
+    let copied = registry.push("v3/app:copied", "v3 copied");
+    attach(
+        &registry,
+        "v3/app",
+        &copied,
+        &sign("other.json", &digest, &[]),
+    );
+    // Nothing attached at all.
+    registry.push("v3/app:unsigned", "v3 unsigned");
+
+    let verify = |image: &str, extra: &[&str]| {
+        let image = registry.image(image);
+        let mut args = vec!["verify", image.as_str(), "--allow-http-registry"];
+        args.extend_from_slice(extra);
+        let out = bin::run(dir, &args);
+        (out.0, out.1, out.2)
+    };
+    let keyless = [
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        root_s,
+    ];
+    let (code, stdout, stderr) = verify("v3/app:v1", &keyless);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(IDENTITY), "{stdout}");
+    let wrong = [
+        "--certificate-identity",
+        "https://github.com/acme/other/.github/workflows/x.yml@refs/heads/main",
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        root_s,
+    ];
+    let (code, _, stderr) = verify("v3/app:v1", &wrong);
+    assert_eq!(code, 12, "wrong identity: {stderr}");
+    assert!(stderr.contains("identity"), "{stderr}");
+    // Without a trusted root bundles are not fetched, and the message says so.
+    let (code, _, stderr) = verify("v3/app:v1", &keyless[..4]);
+    assert_eq!(code, 10, "no trusted root: {stderr}");
+    assert!(stderr.contains("--trusted-root"), "{stderr}");
+    let (code, _, stderr) = verify("v3/app:copied", &keyless);
+    assert_eq!(code, 12, "a bundle for another image: {stderr}");
+    let (code, _, stderr) = verify("v3/app:unsigned", &keyless);
+    assert_eq!(code, 10, "nothing attached: {stderr}");
+
+    // check: a key store's keyless entry is a signer name in input.images.
+    std::fs::write(
+        dir.join("keystore.yaml"),
+        format!(
+            "apiVersion: tollgate.dev/v1\nkind: KeyStore\nkeys:\n  - name: ci\n    keyless: {{issuer: '{ISSUER}', identity_regexp: '^https://github\\.com/acme/'}}\n    roles: [image-signer]\n"
+        ),
+    )
+    .unwrap();
+    let facts = |image: &str, extra: &[&str]| {
+        std::fs::write(
+            dir.join("tollgate.yaml"),
+            format!(
+                "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n",
+                registry.image(image)
+            ),
+        )
+        .unwrap();
+        let mut args = vec![
+            "check",
+            "--platform",
+            "local",
+            "--keystore",
+            "keystore.yaml",
+            "--allow-http-registry",
+            "--print-input",
+        ];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = bin::run(dir, &args);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["images"]["api"].clone()
+    };
+    let f = facts("v3/app:v1", &["--trusted-root", root_s]);
+    assert_eq!(f["signers"], serde_json::json!(["ci"]), "{f}");
+    assert_eq!(f["digest"], digest.as_str());
+    let f = facts("v3/app:copied", &["--trusted-root", root_s]);
+    assert_eq!(f["signed"], false, "{f}");
+    let f = facts("v3/app:v1", &[]);
+    assert_eq!(f["signed"], false, "without --trusted-root: {f}");
+    assert!(
+        f["error"].as_str().unwrap().contains("--trusted-root"),
+        "{f}"
+    );
+
+    // Key-signed v3 bundle: verified with --key against the same trusted root's log.
+    let (private, public) = {
+        let private = dir.join("release.key");
+        let public = dir.join("release.pub");
+        let script = "import sys\nfrom cryptography.hazmat.primitives import serialization as s\nfrom cryptography.hazmat.primitives.asymmetric import ec\nk = ec.generate_private_key(ec.SECP256R1())\nopen(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\nopen(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n";
+        let out = Command::new(python())
+            .args(["-c", script])
+            .args([&private, &public])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (private, public)
+    };
+    let keyed = registry.push("v3/keyed:v1", "v3 keyed");
+    attach(
+        &registry,
+        "v3/keyed",
+        &keyed,
+        &sign("keyed.json", &keyed, &["--key", private.to_str().unwrap()]),
+    );
+    let (code, _, stderr) = verify(
+        "v3/keyed:v1",
+        &["--key", public.to_str().unwrap(), "--trusted-root", root_s],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = verify("v3/keyed:v1", &keyless);
+    assert_eq!(
+        code, 12,
+        "a key-signed bundle is not a keyless signature: {stderr}"
+    );
+}

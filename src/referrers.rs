@@ -1,0 +1,227 @@
+//! cosign v3 signatures: Sigstore bundles attached to an image as OCI 1.1 referrers.
+//!
+//! cosign v3 stores a signature as an artifact manifest (artifact type and layer media type
+//! `application/vnd.dev.sigstore.bundle.v0.3+json`) whose `subject` is the image. Registries
+//! without the referrers API (Debian's distribution 2.8 among them) get the referrers tag schema
+//! instead: an image index at tag `sha256-<hex>` listing the referrers, which is what is read
+//! here, by the digest resolved once. Each bundle is verified by [`crate::sigstore`] against the
+//! trusted root: a key-signed bundle by a key-store key, a keyless one by a key-store identity.
+//! An image signature is a DSSE in-toto statement of predicate type
+//! `https://sigstore.dev/cosign/sign/v1` naming the image digest as subject, or a message
+//! signature over the digest; attestation bundles of other predicate types are not signatures.
+
+use crate::cosign::{Policy, VerifiedSignature};
+use crate::registry::{FailureKind, Registry, RegistryError};
+use crate::sigstore::{self, Artifact, Expected, VerifiedSigner};
+use oci_client::Reference;
+use serde::Deserialize;
+
+/// Artifact type and layer media type of a Sigstore bundle referrer.
+pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// The predicate type of cosign v3's image-signature statements.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+/// Referrers beyond this many are refused (a hostile registry bound).
+pub const MAX_REFERRERS: usize = 64;
+
+#[derive(Deserialize)]
+struct Index {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: String,
+    digest: String,
+    #[serde(default)]
+    size: i64,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    #[serde(rename = "artifactType", default)]
+    artifact_type: String,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    subject: Option<Descriptor>,
+}
+
+/// The Sigstore bundles attached to `digest` through the referrers tag schema, as `(referrer
+/// manifest digest, bundle bytes)`. No tag means no bundles; every other failure is an error.
+pub async fn fetch_bundles(
+    registry: &Registry,
+    image: &Reference,
+    digest: &str,
+) -> Result<Vec<(String, Vec<u8>)>, RegistryError> {
+    let malformed = |what: String, detail: String| RegistryError {
+        kind: FailureKind::Malformed,
+        what,
+        detail,
+    };
+    let Some(tag) =
+        crate::cosign::attached_tag(digest, "").map(|t| t.trim_end_matches('.').to_owned())
+    else {
+        return Err(malformed(
+            format!("manifest {}", image.whole()),
+            format!("the registry reported an unusable digest `{digest}`"),
+        ));
+    };
+    let index_ref = Reference::with_tag(
+        image.registry().to_owned(),
+        image.repository().to_owned(),
+        tag,
+    );
+    let index = match registry.manifest(&index_ref).await {
+        Ok((bytes, _)) => bytes,
+        Err(e) if e.kind == FailureKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let what = format!("referrers index {}", index_ref.whole());
+    let index: Index = serde_json::from_slice(&index)
+        .map_err(|e| malformed(what.clone(), format!("not an image index: {e}")))?;
+    if index.manifests.len() > MAX_REFERRERS {
+        return Err(malformed(
+            what,
+            format!(
+                "{} referrers; the limit is {MAX_REFERRERS}",
+                index.manifests.len()
+            ),
+        ));
+    }
+    let mut bundles = Vec::new();
+    for entry in index
+        .manifests
+        .iter()
+        .filter(|m| m.artifact_type == BUNDLE_MEDIA_TYPE)
+    {
+        let manifest_ref = Reference::with_digest(
+            image.registry().to_owned(),
+            image.repository().to_owned(),
+            entry.digest.clone(),
+        );
+        let (bytes, _) = registry.manifest(&manifest_ref).await?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            malformed(
+                format!("referrer manifest {}", manifest_ref.whole()),
+                format!("not an image manifest: {e} ({})", entry.media_type),
+            )
+        })?;
+        // The index is only a listing; the manifest itself must name this image as subject.
+        if manifest.artifact_type != BUNDLE_MEDIA_TYPE
+            || manifest.subject.as_ref().map(|s| s.digest.as_str()) != Some(digest)
+        {
+            continue;
+        }
+        for layer in manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == BUNDLE_MEDIA_TYPE)
+        {
+            let bundle = registry
+                .blob(&manifest_ref, &layer.digest, layer.size)
+                .await?;
+            bundles.push((entry.digest.clone(), bundle));
+        }
+    }
+    Ok(bundles)
+}
+
+/// Verifies fetched bundles for image `digest`. Returns the verified signatures and, for every
+/// bundle that did not verify, why.
+pub fn check_bundles(
+    bundles: &[(String, Vec<u8>)],
+    digest: &str,
+    policy: Policy<'_>,
+) -> (Vec<VerifiedSignature>, Vec<String>) {
+    let mut verified = Vec::new();
+    let mut reasons = Vec::new();
+    let Some(image_sha256) = digest
+        .strip_prefix("sha256:")
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+    else {
+        reasons.push(format!(
+            "Sigstore bundles sign sha256 digests; the image digest is `{digest}`"
+        ));
+        return (verified, reasons);
+    };
+    for (referrer, bundle) in bundles {
+        let Some(root) = policy.trusted_root else {
+            reasons.push(format!(
+                "bundle {referrer}: a Sigstore bundle is attached, but no --trusted-root was \
+                 given to check its certificate and transparency-log entry"
+            ));
+            continue;
+        };
+        let options = sigstore::Options {
+            skip_tlog: policy.ignore_tlog,
+            now: jiff::Timestamp::now(),
+        };
+        let mut candidates: Vec<(String, Expected)> = Vec::new();
+        for (name, key) in policy.keys {
+            if let Ok(spki_der) = crate::signing::spki_der(key) {
+                candidates.push((
+                    name.clone(),
+                    Expected::Key {
+                        key: key.clone(),
+                        spki_der,
+                    },
+                ));
+            }
+        }
+        candidates.extend(policy.identities.iter().cloned());
+        let mut signers = Vec::new();
+        let mut statement = None;
+        let mut failures = Vec::new();
+        for (name, expected) in &candidates {
+            match sigstore::verify(
+                bundle,
+                root,
+                &Artifact::Digest(image_sha256),
+                expected,
+                &options,
+            ) {
+                Ok(v) => {
+                    if let Some(s) = &v.statement {
+                        let predicate = s.get("predicateType").and_then(|p| p.as_str());
+                        if predicate != Some(COSIGN_SIGN_PREDICATE) {
+                            failures.push(format!(
+                                "{name}: an attestation (predicate type {}), not a signature",
+                                predicate.unwrap_or("none")
+                            ));
+                            continue;
+                        }
+                    }
+                    statement = Some(describe(&v.signer, v.statement.clone()));
+                    signers.push(name.clone());
+                }
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+        }
+        match statement {
+            Some(payload) => verified.push(VerifiedSignature { signers, payload }),
+            None if candidates.is_empty() => reasons.push(format!(
+                "bundle {referrer}: no image-signer key or keyless identity is trusted"
+            )),
+            None => reasons.push(format!(
+                "bundle {referrer}: not verified ({})",
+                failures.join("; ")
+            )),
+        }
+    }
+    (verified, reasons)
+}
+
+/// What `tollgate verify` prints for a verified bundle: the statement, and who signed.
+fn describe(signer: &VerifiedSigner, statement: Option<serde_json::Value>) -> serde_json::Value {
+    let signer = match signer {
+        VerifiedSigner::Identity { identity, issuer } => {
+            serde_json::json!({"identity": identity, "issuer": issuer})
+        }
+        VerifiedSigner::Key { algorithm } => serde_json::json!({"key": algorithm}),
+    };
+    serde_json::json!({"bundle": {"signer": signer, "statement": statement}})
+}
