@@ -699,6 +699,14 @@ fn classify(error: &OciDistributionError, what: &str, reference: &Reference) -> 
         OciDistributionError::ImageManifestNotFoundError(m) => (K::NotFound, m.clone()),
         OciDistributionError::RegistryError { envelope, .. } => {
             let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            // A 429 arrives as an OCI error envelope (a client error), not a ServerError:
+            // recognise it by its code so it is retried like one.
+            if codes
+                .iter()
+                .any(|c| matches!(c, OciErrorCode::Toomanyrequests))
+            {
+                return RegistryError::new(K::Server, what, format!("HTTP 429: {envelope}"));
+            }
             let kind = if codes.iter().any(|c| {
                 matches!(
                     c,
