@@ -893,7 +893,7 @@ mod tests {
                 "echo 'Secret: leaked-secret-value'",
                 "did not answer a JSON object",
             ),
-            ("sleep 30", "no answer within 10 s"),
+            ("exec sleep 30", "no answer within 10 s"),
             (
                 "yes leaked-secret-value | head -c 200000",
                 "printed more than 65536 bytes",
