@@ -7,7 +7,8 @@
 //! registry answers 401, so an open registry costs no extra round trip; a bearer token obtained
 //! once is reused for the rest of the repository's requests. 429 and 5xx answers are retried a
 //! bounded number of times with back-off. Credentials come from the [`Environment`] snapshot,
-//! never from the process environment, and are never printed.
+//! never from the process environment, and are never printed. Docker credential helpers
+//! (`credHelpers`, `credsStore`) are run once per registry, with a time and output limit.
 
 use crate::context::Environment;
 use base64::Engine as _;
@@ -123,6 +124,8 @@ pub struct Registry {
     requests: AtomicUsize,
     /// `registry/repository` pairs already authenticated with configured credentials.
     authenticated: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Credentials per registry, so a credential helper runs once per registry and run.
+    credentials: std::sync::Mutex<std::collections::HashMap<String, (RegistryAuth, String)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -158,6 +161,7 @@ impl Registry {
             env: env.clone(),
             requests: AtomicUsize::new(0),
             authenticated: std::sync::Mutex::new(std::collections::HashSet::new()),
+            credentials: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -251,7 +255,7 @@ impl Registry {
         let mut attempt = 0;
         // With credentials configured, authenticate once per repository before the first request
         // (saves the anonymous 401 round trip); the token is then reused.
-        let (auth, source) = self.credentials(reference.resolve_registry());
+        let (auth, source) = self.credentials(reference.resolve_registry(), what)?;
         let scope = format!(
             "{}/{}",
             reference.resolve_registry(),
@@ -292,7 +296,8 @@ impl Registry {
                         FailureKind::Unauthorized,
                         what,
                         format!(
-                            "the registry refused access with {source}; log in (docker login / DOCKER_CONFIG) or set TOLLGATE_REGISTRY_USERNAME and TOLLGATE_REGISTRY_PASSWORD (or TOLLGATE_REGISTRY_TOKEN)"
+                            "{} refused access with {source}; log in (docker login, or a credential helper in the Docker config at DOCKER_CONFIG) or set TOLLGATE_REGISTRY_USERNAME and TOLLGATE_REGISTRY_PASSWORD (or TOLLGATE_REGISTRY_TOKEN)",
+                            reference.resolve_registry()
                         ),
                     ));
                 }
@@ -336,42 +341,69 @@ impl Registry {
         }
     }
 
-    /// The credentials for `registry` and where they came from (never the secret itself).
-    fn credentials(&self, registry: &str) -> (RegistryAuth, String) {
+    /// The credentials for `registry` and where they came from (never the secret itself),
+    /// looked up once per registry.
+    fn credentials(
+        &self,
+        registry: &str,
+        what: &str,
+    ) -> Result<(RegistryAuth, String), RegistryError> {
+        if let Some(found) = self
+            .credentials
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(registry).cloned())
+        {
+            return Ok(found);
+        }
+        let found = self.lookup_credentials(registry, what)?;
+        if let Ok(mut cache) = self.credentials.lock() {
+            cache.insert(registry.to_owned(), found.clone());
+        }
+        Ok(found)
+    }
+
+    /// The credential sources in order: tollgate's variables, the Docker config (`credHelpers`
+    /// for this registry, an `auths` entry, then `credsStore`), then the CI job tokens.
+    fn lookup_credentials(
+        &self,
+        registry: &str,
+        what: &str,
+    ) -> Result<(RegistryAuth, String), RegistryError> {
         let var = |name: &str| self.env.var(name);
         if let Some(token) = var("TOLLGATE_REGISTRY_TOKEN") {
-            return (
+            return Ok((
                 RegistryAuth::Bearer(token),
                 "TOLLGATE_REGISTRY_TOKEN".into(),
-            );
+            ));
         }
         if let (Some(user), Some(pass)) = (
             var("TOLLGATE_REGISTRY_USERNAME"),
             var("TOLLGATE_REGISTRY_PASSWORD"),
         ) {
-            return (
+            return Ok((
                 RegistryAuth::Basic(user, pass),
                 "TOLLGATE_REGISTRY_USERNAME/_PASSWORD".into(),
-            );
+            ));
         }
-        if let Some((auth, file)) = docker_config_auth(&self.env, registry) {
-            return (auth, format!("the Docker config {}", file.display()));
+        if let Some(found) = docker_config_credentials(&self.env, registry, what)? {
+            return Ok(found);
         }
         if registry == "ghcr.io"
             && let Some(token) = var("GITHUB_TOKEN")
         {
             let user = var("GITHUB_ACTOR").unwrap_or_else(|| "token".into());
-            return (RegistryAuth::Basic(user, token), "GITHUB_TOKEN".into());
+            return Ok((RegistryAuth::Basic(user, token), "GITHUB_TOKEN".into()));
         }
         if var("CI_REGISTRY").as_deref() == Some(registry)
             && let (Some(user), Some(pass)) = (var("CI_REGISTRY_USER"), var("CI_REGISTRY_PASSWORD"))
         {
-            return (
+            return Ok((
                 RegistryAuth::Basic(user, pass),
                 "CI_REGISTRY_USER/CI_REGISTRY_PASSWORD".into(),
-            );
+            ));
         }
-        (RegistryAuth::Anonymous, "no credentials".into())
+        Ok((RegistryAuth::Anonymous, "no credentials".into()))
     }
 }
 
@@ -388,9 +420,9 @@ fn docker_config_path(env: &Environment) -> Option<PathBuf> {
         .map(|home| PathBuf::from(home).join(".docker").join("config.json"))
 }
 
-/// `auths` entry for `registry` from the Docker config (`auth` = base64 `user:pass`, or
-/// `username`/`password`, or `identitytoken`).
-fn docker_config_auth(env: &Environment, registry: &str) -> Option<(RegistryAuth, PathBuf)> {
+/// The Docker config as JSON, and its path; `None` when there is none (or it is unreadable,
+/// larger than 1 MiB, or not JSON: then it cannot be the user's intended source either).
+fn docker_config(env: &Environment) -> Option<(serde_json::Value, PathBuf)> {
     let path = docker_config_path(env)?;
     let meta = std::fs::metadata(&path).ok()?;
     if meta.len() > 1024 * 1024 {
@@ -398,20 +430,106 @@ fn docker_config_auth(env: &Environment, registry: &str) -> Option<(RegistryAuth
     }
     let text = std::fs::read_to_string(&path).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let auths = json.get("auths")?.as_object()?;
-    let wanted = [
+    Some((json, path))
+}
+
+/// The keys a Docker config may file `registry` under (`docker login` writes the bare host;
+/// older clients wrote URLs; Docker Hub is the v1 index URL).
+fn config_keys(registry: &str) -> Vec<String> {
+    let mut keys = vec![
         registry.to_owned(),
         format!("https://{registry}"),
         format!("http://{registry}"),
         format!("https://{registry}/v1/"),
         format!("https://{registry}/v2/"),
     ];
-    let alias = (registry == "docker.io" || registry == "index.docker.io")
-        .then(|| "https://index.docker.io/v1/".to_owned());
-    let entry = wanted
-        .iter()
-        .chain(alias.iter())
-        .find_map(|k| auths.get(k))?;
+    if registry == "docker.io" || registry == "index.docker.io" {
+        keys.push("https://index.docker.io/v1/".to_owned());
+    }
+    keys
+}
+
+/// Credentials for `registry` from the Docker config, in Docker's order: a `credHelpers` entry
+/// for the registry, then an `auths` entry with credentials, then the `credsStore` default.
+/// A helper that has nothing for the registry means no credentials from the config; a helper
+/// that fails is an error naming it (a silent fallback to anonymous would hide the cause).
+fn docker_config_credentials(
+    env: &Environment,
+    registry: &str,
+    what: &str,
+) -> Result<Option<(RegistryAuth, String)>, RegistryError> {
+    let Some((json, path)) = docker_config(env) else {
+        return Ok(None);
+    };
+    let keys = config_keys(registry);
+    let helper_for = |field: &str| -> Option<(String, String)> {
+        let helpers = json.get("credHelpers")?.as_object()?;
+        keys.iter().find_map(|k| {
+            helpers
+                .get(k)
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(|name| (name.to_owned(), format!("{field}[{k}]")))
+        })
+    };
+    let server = server_url(registry);
+    if let Some((helper, field)) = helper_for("credHelpers") {
+        let found = credential_helper(env, &helper, &server, what)?;
+        return Ok(found.map(|auth| {
+            (
+                auth,
+                format!("docker-credential-{helper} ({field} in {})", path.display()),
+            )
+        }));
+    }
+    if let Some(auth) = auths_entry(&json, &keys) {
+        return Ok(Some((
+            auth,
+            format!("the Docker config {}", path.display()),
+        )));
+    }
+    if let Some(helper) = json
+        .get("credsStore")
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        let found = credential_helper(env, helper, &server, what)?;
+        return Ok(found.map(|auth| {
+            (
+                auth,
+                format!(
+                    "docker-credential-{helper} (credsStore in {})",
+                    path.display()
+                ),
+            )
+        }));
+    }
+    Ok(None)
+}
+
+/// The server URL `docker login` stores a registry's credentials under in a helper.
+fn server_url(registry: &str) -> String {
+    if registry == "docker.io" || registry == "index.docker.io" {
+        "https://index.docker.io/v1/".to_owned()
+    } else {
+        registry.to_owned()
+    }
+}
+
+/// `auths` entry for `registry` from the Docker config (`auth` = base64 `user:pass`, or
+/// `username`/`password`, or `identitytoken`), and the file it came from.
+#[cfg(test)]
+fn docker_config_auth(env: &Environment, registry: &str) -> Option<(RegistryAuth, PathBuf)> {
+    let (json, path) = docker_config(env)?;
+    auths_entry(&json, &config_keys(registry)).map(|auth| (auth, path))
+}
+
+/// The credentials of the first `auths` entry filed under one of `keys`; `None` when there is
+/// none or it holds no credentials (an empty `{}` entry, as `docker login` writes next to a
+/// `credsStore`).
+fn auths_entry(json: &serde_json::Value, keys: &[String]) -> Option<RegistryAuth> {
+    let auths = json.get("auths")?.as_object()?;
+    let entry = keys.iter().find_map(|k| auths.get(k))?;
     let field = |k: &str| {
         entry
             .get(k)
@@ -419,7 +537,7 @@ fn docker_config_auth(env: &Environment, registry: &str) -> Option<(RegistryAuth
             .filter(|s| !s.is_empty())
     };
     if let Some(token) = field("identitytoken").or_else(|| field("registrytoken")) {
-        return Some((RegistryAuth::Bearer(token.to_owned()), path));
+        return Some(RegistryAuth::Bearer(token.to_owned()));
     }
     if let Some(encoded) = field("auth") {
         let decoded = base64::engine::general_purpose::STANDARD
@@ -427,12 +545,145 @@ fn docker_config_auth(env: &Environment, registry: &str) -> Option<(RegistryAuth
             .ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (user, pass) = text.split_once(':')?;
-        return Some((RegistryAuth::Basic(user.to_owned(), pass.to_owned()), path));
+        return Some(RegistryAuth::Basic(user.to_owned(), pass.to_owned()));
     }
     match (field("username"), field("password")) {
-        (Some(u), Some(p)) => Some((RegistryAuth::Basic(u.to_owned(), p.to_owned()), path)),
+        (Some(u), Some(p)) => Some(RegistryAuth::Basic(u.to_owned(), p.to_owned())),
         _ => None,
     }
+}
+
+/// How long a credential helper may take (keychain helpers can prompt; CI must not hang).
+const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a credential helper may print (an answer is a few hundred bytes).
+const HELPER_MAX_OUTPUT: u64 = 64 * 1024;
+
+/// Runs `docker-credential-<helper> get` with `server` on stdin, as the Docker CLI does.
+/// `Ok(None)` when the helper has no credentials for the server; an error (that never
+/// contains the helper's answer, which may hold the secret) when it cannot be run, fails,
+/// times out or answers something else than `{"Username","Secret"}`.
+fn credential_helper(
+    env: &Environment,
+    helper: &str,
+    server: &str,
+    what: &str,
+) -> Result<Option<RegistryAuth>, RegistryError> {
+    use std::io::{Read as _, Write as _};
+    let program = format!("docker-credential-{helper}");
+    let fail = |detail: String| {
+        RegistryError::new(
+            FailureKind::Unauthorized,
+            what,
+            format!("credential helper {program}: {detail}"),
+        )
+    };
+    if helper.contains(['/', '\\']) || helper.starts_with('.') {
+        return Err(fail(
+            "not a helper name (the Docker config names helpers without the docker-credential- prefix)"
+                .into(),
+        ));
+    }
+    // Looked up on the snapshot's PATH, like every other input of the run.
+    let path = env
+        .var("PATH")
+        .and_then(|dirs| {
+            std::env::split_paths(&dirs)
+                .map(|dir| dir.join(&program))
+                .find(|candidate| candidate.is_file())
+        })
+        .ok_or_else(|| {
+            fail("not found on PATH; install it or remove it from the Docker config".into())
+        })?;
+    let mut child = std::process::Command::new(&path)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            fail(format!(
+                "could not be run ({e}); install it on PATH or remove it from the Docker config"
+            ))
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading stdin is judged by its exit status below.
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    // Read both pipes on threads, bounded, so a chatty helper cannot fill memory or block.
+    let reader = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.take(HELPER_MAX_OUTPUT + 1).read_to_end(&mut out);
+            }
+            out
+        })
+    };
+    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as _));
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < HELPER_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "no answer within {} s",
+                    HELPER_TIMEOUT.as_secs()
+                )));
+            }
+            Err(e) => return Err(fail(format!("waiting for it failed: {e}"))),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if stdout.len() as u64 > HELPER_MAX_OUTPUT {
+        return Err(fail(format!("printed more than {HELPER_MAX_OUTPUT} bytes")));
+    }
+    if !status.success() {
+        // The helpers' protocol: "credentials not found" on stdout means none stored.
+        let said = String::from_utf8_lossy(&stdout);
+        if said.to_lowercase().contains("credentials not found") {
+            return Ok(None);
+        }
+        let why: String = String::from_utf8_lossy(&stderr)
+            .trim()
+            .chars()
+            .take(200)
+            .collect();
+        return Err(fail(format!(
+            "`get` for {server} failed ({status}){}",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {why}")
+            }
+        )));
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(rename = "Username")]
+        username: String,
+        #[serde(rename = "Secret")]
+        secret: String,
+    }
+    let answer: Answer = serde_json::from_slice(&stdout).map_err(|_| {
+        fail(format!(
+            "`get` for {server} did not answer a JSON object with Username and Secret"
+        ))
+    })?;
+    if answer.secret.is_empty() {
+        return Ok(None);
+    }
+    // Docker's convention: the username `<token>` marks an identity token.
+    if answer.username == "<token>" {
+        return Ok(Some(RegistryAuth::Bearer(answer.secret)));
+    }
+    Ok(Some(RegistryAuth::Basic(answer.username, answer.secret)))
 }
 
 /// Classifies an `oci-client` error. Never loses the cause.
@@ -448,6 +699,14 @@ fn classify(error: &OciDistributionError, what: &str, reference: &Reference) -> 
         OciDistributionError::ImageManifestNotFoundError(m) => (K::NotFound, m.clone()),
         OciDistributionError::RegistryError { envelope, .. } => {
             let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            // A 429 arrives as an OCI error envelope (a client error), not a ServerError:
+            // recognise it by its code so it is retried like one.
+            if codes
+                .iter()
+                .any(|c| matches!(c, OciErrorCode::Toomanyrequests))
+            {
+                return RegistryError::new(K::Server, what, format!("HTTP 429: {envelope}"));
+            }
             let kind = if codes.iter().any(|c| {
                 matches!(
                     c,
@@ -544,10 +803,12 @@ mod tests {
                 ("TOLLGATE_REGISTRY_PASSWORD", "hunter2"),
             ]),
         );
-        let (auth, source) = r.credentials("reg.example");
+        let (auth, source) = r.credentials("reg.example", "test").unwrap();
         assert!(matches!(auth, RegistryAuth::Basic(u, _) if u == "bob"));
         assert!(!source.contains("hunter2"));
-        let (auth, _) = Registry::new(RegistryOptions::default(), &env(&[])).credentials("x");
+        let (auth, _) = Registry::new(RegistryOptions::default(), &env(&[]))
+            .credentials("x", "test")
+            .unwrap();
         assert!(matches!(auth, RegistryAuth::Anonymous));
     }
 
@@ -555,5 +816,119 @@ mod tests {
     fn bad_references_are_malformed() {
         let e = parse_reference("UPPER/Case:tag").unwrap_err();
         assert_eq!(e.kind, FailureKind::Malformed);
+    }
+
+    /// A Docker config in a fresh directory naming helpers, with helper scripts on a PATH of
+    /// their own; returns the directory (kept alive) and the environment.
+    fn helper_env(config: &str, helpers: &[(&str, &str)]) -> (tempfile::TempDir, Environment) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        for (name, script) in helpers {
+            let path = dir.path().join(format!("docker-credential-{name}"));
+            std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let d = dir.path().to_str().unwrap().to_owned();
+        let e = env(&[("DOCKER_CONFIG", &d), ("PATH", &d)]);
+        (dir, e)
+    }
+
+    #[test]
+    fn cred_helpers_are_asked_with_the_server_on_stdin() {
+        // The helper answers only for the server it is asked about, so the stdin protocol is
+        // what this checks.
+        let script = r#"read server; if [ "$1" = get ] && [ "$server" = reg.example:5000 ]; then echo '{"ServerURL":"reg.example:5000","Username":"carol","Secret":"pa55"}'; else echo "credentials not found in native keychain"; exit 1; fi"#;
+        let (_dir, e) = helper_env(
+            r#"{"credHelpers":{"reg.example:5000":"test"},"auths":{"reg.example:5000":{"auth":"eDp5"}}}"#,
+            &[("test", script)],
+        );
+        let (auth, source) = docker_config_credentials(&e, "reg.example:5000", "m")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(auth, RegistryAuth::Basic(u, p) if u == "carol" && p == "pa55"));
+        assert!(source.contains("docker-credential-test"), "{source}");
+        assert!(!source.contains("pa55"));
+        // Another registry: no credHelpers entry, no auths entry, no credsStore.
+        assert!(
+            docker_config_credentials(&e, "other.example", "m")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn creds_store_is_the_default_and_token_usernames_are_identity_tokens() {
+        let script =
+            r#"read server; echo "{\"Username\":\"<token>\",\"Secret\":\"id-tok-$server\"}""#;
+        let (_dir, e) = helper_env(
+            r#"{"credsStore":"store","auths":{"reg.example":{}}}"#,
+            &[("store", script)],
+        );
+        let (auth, source) = docker_config_credentials(&e, "reg.example", "m")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(auth, RegistryAuth::Bearer(t) if t == "id-tok-reg.example"));
+        assert!(source.contains("credsStore"), "{source}");
+        // An `auths` entry with credentials wins over the default store.
+        let (_dir, e) = helper_env(
+            r#"{"credsStore":"store","auths":{"reg.example":{"auth":"dTpw"}}}"#,
+            &[("store", "exit 3")],
+        );
+        let (auth, _) = docker_config_credentials(&e, "reg.example", "m")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(auth, RegistryAuth::Basic(u, p) if u == "u" && p == "p"));
+    }
+
+    #[test]
+    fn failing_helpers_are_clear_errors_without_the_answer() {
+        let config = r#"{"credHelpers":{"reg.example":"bad"}}"#;
+        let cases = [
+            (
+                "echo 'helper broke' >&2; exit 3",
+                "failed (exit status: 3): helper broke",
+            ),
+            (
+                "echo 'Secret: leaked-secret-value'",
+                "did not answer a JSON object",
+            ),
+            ("exec sleep 30", "no answer within 10 s"),
+            (
+                "yes leaked-secret-value | head -c 200000",
+                "printed more than 65536 bytes",
+            ),
+        ];
+        for (script, expected) in cases {
+            let (_dir, e) = helper_env(config, &[("bad", script)]);
+            let started = std::time::Instant::now();
+            let err = docker_config_credentials(&e, "reg.example", "manifest reg.example/a:b")
+                .unwrap_err();
+            assert!(started.elapsed() < Duration::from_secs(15));
+            assert_eq!(err.kind, FailureKind::Unauthorized);
+            let text = err.to_string();
+            assert!(text.contains("docker-credential-bad"), "{text}");
+            assert!(text.contains(expected), "{script}: {text}");
+            assert!(!text.contains("leaked-secret-value"), "{text}");
+        }
+        // Not installed: named, with the fix.
+        let (_dir, e) = helper_env(config, &[]);
+        let text = docker_config_credentials(&e, "reg.example", "m")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("not found on PATH"), "{text}");
+        // "credentials not found" is no credentials, not an error.
+        let (_dir, e) = helper_env(
+            config,
+            &[(
+                "bad",
+                "echo 'credentials not found in native keychain'; exit 1",
+            )],
+        );
+        assert!(
+            docker_config_credentials(&e, "reg.example", "m")
+                .unwrap()
+                .is_none()
+        );
     }
 }

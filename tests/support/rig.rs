@@ -331,3 +331,246 @@ impl Rig {
             .args(layers));
     }
 }
+
+/// The user and password of the htpasswd registry [`start_auth_registry`] starts.
+pub const AUTH_USER: &str = "rig-user";
+pub const AUTH_PASSWORD: &str = "rig-Pa55-do-not-print";
+
+/// Starts a second `docker-registry` that requires HTTP basic auth from a bcrypt htpasswd file
+/// (written by Apache's `htpasswd -B`, the tool distribution's docs name). Plain HTTP on
+/// loopback: distribution 2.8 accepts basic auth without TLS, and tollgate's
+/// `--allow-http-registry` is what the tests use for every registry.
+pub fn start_auth_registry(dir: &Path) -> Registry {
+    std::fs::create_dir_all(dir).unwrap();
+    let htpasswd = dir.join("htpasswd");
+    let mut child = Command::new("htpasswd")
+        .args(["-i", "-B", "-c"])
+        .arg(&htpasswd)
+        .arg(AUTH_USER)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run htpasswd (apt-get install apache2-utils)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(AUTH_PASSWORD.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "htpasswd: {out:?}");
+    assert!(
+        std::fs::read_to_string(&htpasswd)
+            .unwrap()
+            .contains(":$2y$")
+    );
+    let port = free_port();
+    let config = dir.join("registry.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: tollgate-rig\n    path: {}\n",
+            dir.join("data").display(),
+            htpasswd.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.join("registry.log");
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start docker-registry");
+    let registry = Registry { child, port, log };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.0 401") || answer.starts_with("HTTP/1.1 401") {
+                return registry;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "docker-registry with auth did not answer on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Rig {
+    /// Copies `repo_tag` with its sigstore signatures to `dest_host` (basic auth `creds`,
+    /// `user:password`, when given), with skopeo.
+    pub fn copy_to(&self, repo_tag: &str, dest_host: &str, creds: Option<&str>) {
+        let mut cmd = Command::new("skopeo");
+        cmd.arg("--registries.d").arg(&self.regd).args([
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ]);
+        if let Some(creds) = creds {
+            cmd.args(["--dest-creds", creds]);
+        }
+        cmd.arg(format!("docker://{}/{repo_tag}", self.registry.host()))
+            .arg(format!("docker://{dest_host}/{repo_tag}"));
+        run(&mut cmd);
+    }
+}
+
+/// The fault-injecting proxy of tests/support/fault_proxy.py in front of a registry.
+pub struct Proxy {
+    child: Child,
+    /// The loopback port it listens on.
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proxy {
+    /// Starts the proxy in front of `upstream` (`host:port`) with `rules` (see the script).
+    pub fn start(dir: &Path, upstream: &str, rules: &[&str]) -> Proxy {
+        let log = dir.join(format!("proxy-{}.log", free_port()));
+        std::fs::write(&log, "").unwrap();
+        let mut child = Command::new(python())
+            .arg(support("fault_proxy.py"))
+            .arg(upstream)
+            .arg(&log)
+            .args(rules)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start fault_proxy.py");
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("fault_proxy.py said {line:?}"));
+        Proxy { child, port, log }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The requests it has answered, as `METHOD PATH STATUS[ injected]` lines.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// One raw HTTP/1.1 request to `host` (no client library in between, so the tests can put
+/// what a well-behaved client never would); returns the status code.
+pub fn http_raw(
+    host: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+/// Uploads `content` as a blob to `repo` on `host` (monolithic POST then PUT); returns its digest.
+pub fn put_blob(host: &str, repo: &str, content: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(content));
+    let (status, answer) = http_raw(
+        host,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        "application/octet-stream",
+        b"",
+    );
+    assert_eq!(status, 202, "{answer}");
+    let location = answer
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap();
+    let path = location
+        .strip_prefix(&format!("http://{host}"))
+        .unwrap_or(&location)
+        .to_owned();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, answer) = http_raw(
+        host,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        "application/octet-stream",
+        content,
+    );
+    assert_eq!(status, 201, "{answer}");
+    digest
+}
+
+/// [`tollgate`] with extra environment variables (set after the rig's defaults, so they win).
+pub fn tollgate_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("TOLLGATE_REGISTRY_USERNAME")
+        .env_remove("TOLLGATE_REGISTRY_PASSWORD")
+        .env_remove("TOLLGATE_REGISTRY_TOKEN")
+        .env("DOCKER_CONFIG", dir.join("no-docker-config"));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run tollgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A `tollgate check` manifest in `dir` with one image `api` = `image_ref`; returns its path.
+pub fn image_manifest(dir: &Path, name: &str, image_ref: &str) -> String {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {image_ref}\n"
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_owned()
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP proxy in front of the tests' real registry (standard library only).
+
+  fault_proxy.py UPSTREAM_HOST:PORT LOG_FILE [RULE...]
+
+It listens on 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts
+connections, forwards every request to UPSTREAM and appends one line per request to LOG_FILE:
+`METHOD PATH STATUS` (STATUS is what the client got; `injected` marks faults). Rules, tried in
+order for each request (PATH_RE is a Python regular expression searched in the path):
+
+  fail:PATH_RE:STATUS:COUNT[:RETRY_AFTER]  answer STATUS (with an OCI error body and, when
+                                           given, a Retry-After header) instead of forwarding,
+                                           COUNT times (-1 = forever)
+  huge:PATH_RE:BYTES                       answer a well-formed OCI manifest of BYTES bytes
+                                           (with its digest), which distribution itself
+                                           refuses to store (its limit is 4 MiB)
+  after:PATH_RE:COMMAND                    forward the first matching request, then run the
+                                           shell COMMAND (to completion) before answering it
+
+`after` makes "the tag moved after tollgate resolved it" race-free: the registry has answered
+the tag lookup, the re-push has finished, and only then does tollgate see the first answer.
+"""
+import hashlib, http.client, http.server, re, socketserver, subprocess, sys, threading
+
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+       "proxy-authorization", "proxy-authenticate"}
+
+
+def main():
+    upstream, log_path, *specs = sys.argv[1:]
+    lock = threading.Lock()
+    rules = []
+    for spec in specs:
+        kind, rest = spec.split(":", 1)
+        if kind == "fail":
+            parts = rest.split(":")
+            rules.append({"kind": "fail", "re": re.compile(parts[0]), "status": int(parts[1]),
+                          "count": int(parts[2]), "retry_after": parts[3] if len(parts) > 3 else None})
+        elif kind == "huge":
+            path_re, size = rest.split(":")
+            rules.append({"kind": "huge", "re": re.compile(path_re), "size": int(size)})
+        elif kind == "after":
+            path_re, command = rest.split(":", 1)
+            rules.append({"kind": "after", "re": re.compile(path_re), "command": command, "done": False})
+        else:
+            sys.exit(f"unknown rule {spec}")
+
+    def log(line):
+        with lock, open(log_path, "a") as f:
+            f.write(line + "\n")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def handle_any(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            fault, after = None, None
+            with lock:
+                for rule in rules:
+                    if not rule["re"].search(self.path):
+                        continue
+                    if rule["kind"] == "fail" and rule["count"] != 0:
+                        if rule["count"] > 0:
+                            rule["count"] -= 1
+                        fault = rule
+                        break
+                    if rule["kind"] == "huge":
+                        fault = rule
+                        break
+                    if rule["kind"] == "after" and not rule["done"]:
+                        rule["done"] = True
+                        after = rule
+                        break
+            if fault and fault["kind"] == "huge":
+                head = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+                        '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'
+                        + "0" * 64 + '","size":2},"layers":[],"annotations":{"pad":"')
+                tail = '"}}'
+                payload = (head + "x" * (fault["size"] - len(head) - len(tail)) + tail).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(payload).hexdigest())
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+                log(f"{self.command} {self.path} 200 injected-huge")
+                return
+            if fault:
+                code = "TOOMANYREQUESTS" if fault["status"] == 429 else "UNAVAILABLE"
+                payload = (b'{"errors":[{"code":"%s","message":"injected by fault_proxy"}]}' % code.encode()
+                           if self.command != "HEAD" else b"")
+                self.send_response(fault["status"])
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                if fault["retry_after"]:
+                    self.send_header("Retry-After", fault["retry_after"])
+                self.end_headers()
+                self.wfile.write(payload)
+                log(f"{self.command} {self.path} {fault['status']} injected")
+                return
+            conn = http.client.HTTPConnection(upstream, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            conn.request(self.command, self.path, body=body if body else None, headers=headers)
+            res = conn.getresponse()
+            data = res.read()
+            if after:
+                subprocess.run(after["command"], shell=True, check=True)
+            self.send_response(res.status)
+            for k, v in res.getheaders():
+                if k.lower() not in HOP and k.lower() != "content-length":
+                    self.send_header(k, v)
+            # A HEAD answer announces the length the GET would have.
+            length = res.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data))
+            self.send_header("Content-Length", length)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+            log(f"{self.command} {self.path} {res.status}")
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
