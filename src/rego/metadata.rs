@@ -272,6 +272,23 @@ mod tests {
     }
 
     #[test]
+    fn chains_list_document_package_and_enclosing_subpackages_in_opas_order() {
+        let root = "# METADATA\n# scope: subpackages\n# title: Tree\npackage a\n";
+        let module = "package a.b\n\n# METADATA\n# scope: document\n# title: Doc\nx := rego.metadata.chain()\n\ny := rego.metadata.rule()\n";
+        let scopes = Scopes::collect([root, module]);
+        let (text, _) = rewrite_in(module, &scopes).expect("parses");
+        assert!(
+            text.contains(r#"x := [{"path":["a","b","x"]},{"annotations":{"scope":"document","title":"Doc"},"path":["a","b","x"]},{"annotations":{"scope":"subpackages","title":"Tree"},"path":["a"]}]"#),
+            "{text}"
+        );
+        // A document annotation is not the rule's own: rule() stays empty, as in OPA.
+        assert!(text.contains("y := {}"), "{text}");
+        // Without the other file, only the module's own scopes count.
+        let (alone, _) = rewrite(module).expect("parses");
+        assert!(!alone.contains("Tree"), "{alone}");
+    }
+
+    #[test]
     fn modules_without_calls_are_unchanged_and_bad_yaml_is_an_error() {
         let plain = "package p\n\n# METADATA\n# title: x\nallow := true\n";
         assert_eq!(rewrite(plain).expect("ok").0, plain);
