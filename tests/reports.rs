@@ -545,14 +545,14 @@ fn sarif_describes_user_rules_from_their_metadata() {
         "add `labels: {tier: ...}` under `metadata`"
     );
     assert_eq!(tier["defaultConfiguration"]["level"], "error");
-    let region = rule("single-region");
+    let region = rule("pii-review");
     assert_eq!(
         region["shortDescription"]["text"],
-        "Deployments stay in one region"
+        "Deployments of personal data get a privacy review"
     );
     assert_eq!(
         region["fullDescription"]["text"],
-        "A finding of the user policy rule single-region (data.team.warn)."
+        "A finding of the user policy rule pii-review (data.team.warn)."
     );
     assert_eq!(
         region["help"]["text"],
