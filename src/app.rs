@@ -438,9 +438,15 @@ fn check_inner(
         Err(e) => return fail(vec![policy_failure(&e)], &summary),
     };
     let mut findings = Vec::with_capacity(results.len());
+    let mut descriptors = BTreeMap::new();
     for result in &results {
         match result.to_finding(&manifest) {
-            Ok(f) => findings.push(f),
+            Ok(f) => {
+                if let Some(d) = result.descriptor() {
+                    descriptors.entry(f.rule.clone()).or_insert(d);
+                }
+                findings.push(f)
+            }
             Err(e) => return fail(vec![policy_failure(&e)], &summary),
         }
     }
@@ -457,7 +463,8 @@ fn check_inner(
             findings,
             fail_on,
         )
-        .with_summary(summary),
+        .with_summary(summary)
+        .with_rule_descriptors(descriptors),
     ))
 }
 

@@ -13,24 +13,9 @@ pub struct TestArgs {
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 
-    /// Load these bundle directories (only `data.json`/`data.yaml` are data; `.manifest` roots
-    /// are honoured).
-    #[arg(short, long = "bundle", value_name = "PATH")]
-    pub bundles: Vec<PathBuf>,
-
-    /// Verify every --bundle's `.signatures.json` with this PEM public key (ES256, ES384, RS256,
-    /// RS384, RS512 or EdDSA) before loading it; an unsigned or altered bundle is an error.
-    #[arg(long, value_name = "FILE")]
-    pub bundle_key: Option<PathBuf>,
-
-    /// The id of --bundle-key; a signature naming another key id (`kid`) is refused.
-    #[arg(
-        long,
-        value_name = "ID",
-        default_value = "default",
-        requires = "bundle_key"
-    )]
-    pub bundle_verification_key_id: String,
+    /// Bundles, their signature key and the Rego syntax version (shared with `eval`).
+    #[command(flatten)]
+    pub load: LoadArgs,
 
     /// Print every test, not only failures, and a FAILURES section.
     #[arg(short, long)]
@@ -60,17 +45,41 @@ pub struct TestArgs {
     #[arg(long)]
     pub fail_on_empty: bool,
 
-    /// Parse policies as Rego v0 (the pre-1.0 syntax).
+    /// Time limit for each test, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub timeout: u64,
+}
+
+/// The loading flags `tollgate eval` and `tollgate test` share, declared once so that the two
+/// commands cannot drift apart.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// A bundle directory or `.tar.gz` file (repeatable); only its `data.json`/`data.yaml` files
+    /// are data and its `.manifest` roots are honoured.
+    #[arg(short, long = "bundle", value_name = "PATH")]
+    pub bundles: Vec<PathBuf>,
+
+    /// Verify every --bundle's `.signatures.json` with this PEM public key (ES256, ES384, RS256,
+    /// RS384, RS512 or EdDSA) before loading it; an unsigned or altered bundle is an error.
+    #[arg(long, value_name = "FILE")]
+    pub bundle_key: Option<PathBuf>,
+
+    /// The id of --bundle-key; a signature naming another key id (`kid`) is refused.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "default",
+        requires = "bundle_key"
+    )]
+    pub bundle_verification_key_id: String,
+
+    /// Parse policies (and eval's query) as Rego v0 (the pre-1.0 syntax).
     #[arg(long)]
     pub v0_compatible: bool,
 
     /// Accepted for compatibility: Rego v1 is the default.
     #[arg(long, hide = true)]
     pub v1_compatible: bool,
-
-    /// Time limit for each test, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
-    pub timeout: u64,
 }
 
 /// `opa test --format`.
@@ -98,23 +107,9 @@ pub struct EvalArgs {
     #[arg(short, long = "data", value_name = "PATH")]
     pub data: Vec<String>,
 
-    /// A bundle directory or `.tar.gz` file (repeatable).
-    #[arg(short, long = "bundle", value_name = "PATH")]
-    pub bundles: Vec<PathBuf>,
-
-    /// Verify every --bundle's `.signatures.json` with this PEM public key (ES256, ES384, RS256,
-    /// RS384, RS512 or EdDSA) before loading it; an unsigned or altered bundle is an error.
-    #[arg(long, value_name = "FILE")]
-    pub bundle_key: Option<PathBuf>,
-
-    /// The id of --bundle-key; a signature naming another key id (`kid`) is refused.
-    #[arg(
-        long,
-        value_name = "ID",
-        default_value = "default",
-        requires = "bundle_key"
-    )]
-    pub bundle_verification_key_id: String,
+    /// Bundles, their signature key and the Rego syntax version (shared with `test`).
+    #[command(flatten)]
+    pub load: LoadArgs,
 
     /// The input document (JSON or YAML).
     #[arg(short, long, value_name = "FILE", conflicts_with = "stdin_input")]
@@ -144,14 +139,6 @@ pub struct EvalArgs {
     /// (OPA request #6132: `--fail-defined` for deny-sets that are defined but empty).
     #[arg(long)]
     pub fail_non_empty: bool,
-
-    /// Parse policies and the query as Rego v0 (the pre-1.0 syntax).
-    #[arg(long)]
-    pub v0_compatible: bool,
-
-    /// Accepted for compatibility: Rego v1 is the default.
-    #[arg(long, hide = true)]
-    pub v1_compatible: bool,
 
     /// Make the first builtin error fatal instead of undefined.
     #[arg(long)]

@@ -221,6 +221,20 @@ pub struct Report {
     pub fail_on: FailOn,
     /// Facts about the run for summaries (images, evidence); `None` when the manifest did not load.
     pub summary: Option<SummaryFacts>,
+    /// What the policies say about their own (non-builtin) rule ids, from `# METADATA`, by rule
+    /// id: reporters describe user rules with it (SARIF rule descriptors).
+    pub rule_descriptors: std::collections::BTreeMap<String, RuleDescriptor>,
+}
+
+/// A user policy rule described by its `# METADATA` annotation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleDescriptor {
+    /// The annotation's `title`.
+    pub title: Option<String>,
+    /// The annotation's `description`.
+    pub description: Option<String>,
+    /// The annotation's `custom.help`.
+    pub help: Option<String>,
 }
 
 /// What a run looked at, for report summaries (never used to decide anything).
@@ -301,6 +315,15 @@ impl Report {
         self
     }
 
+    /// Adds the descriptors of user rules (see [`Report::rule_descriptors`]).
+    pub fn with_rule_descriptors(
+        mut self,
+        descriptors: std::collections::BTreeMap<String, RuleDescriptor>,
+    ) -> Report {
+        self.rule_descriptors = descriptors;
+        self
+    }
+
     /// A report of findings.
     pub fn of_findings(
         manifest_file: String,
@@ -327,6 +350,7 @@ impl Report {
             diagnostics: Vec::new(),
             fail_on,
             summary: None,
+            rule_descriptors: std::collections::BTreeMap::new(),
         }
     }
 
@@ -346,6 +370,7 @@ impl Report {
             diagnostics,
             fail_on,
             summary: None,
+            rule_descriptors: std::collections::BTreeMap::new(),
         }
     }
 

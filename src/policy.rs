@@ -618,6 +618,19 @@ fn is_time_limit(message: &str) -> bool {
 }
 
 impl RuleResult {
+    /// The rule's `# METADATA` description for reporters (`title`, `description`,
+    /// `custom.help`), when it has an annotation with any of them.
+    pub fn descriptor(&self) -> Option<crate::finding::RuleDescriptor> {
+        let a = self.annotations.as_ref()?;
+        let text = |v: Option<&Json>| v.and_then(Json::as_str).map(str::to_owned);
+        let d = crate::finding::RuleDescriptor {
+            title: text(a.get("title")),
+            description: text(a.get("description")),
+            help: text(a.get("custom").and_then(|c| c.get("help"))),
+        };
+        (d != crate::finding::RuleDescriptor::default()).then_some(d)
+    }
+
     /// Interprets the result by the conftest conventions, resolving `path` in the manifest.
     pub fn to_finding(&self, manifest: &LoadedManifest) -> Result<Finding, PolicyError> {
         let source = self.rule.path();

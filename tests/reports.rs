@@ -31,6 +31,7 @@ const SCENARIOS: &[&str] = &[
     "policy-does-not-compile",
     "unknown-key",
     "github-escaping",
+    "user-policy-metadata",
 ];
 
 fn scenarios_dir() -> PathBuf {
@@ -512,4 +513,50 @@ fn an_unwritable_report_is_exit_2_whatever_the_verdict() {
     .expect("runs");
     let _ = dir;
     assert_eq!(out.status.code(), Some(2), "an unwritable GITHUB_OUTPUT");
+}
+
+/// A user rule's SARIF descriptor is what its `# METADATA` says: title, description and
+/// `custom.help`; a rule whose annotation has only a title keeps the generic texts otherwise.
+#[test]
+fn sarif_describes_user_rules_from_their_metadata() {
+    let (code, text) = render("user-policy-metadata", "sarif");
+    assert_eq!(code, 1);
+    let sarif: Value = serde_json::from_str(&text).expect("sarif json");
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    let rule = |id: &str| {
+        rules
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no descriptor for {id}: {rules:#?}"))
+    };
+    let tier = rule("labels-tier");
+    assert_eq!(
+        tier["shortDescription"]["text"],
+        "Manifests name their tier"
+    );
+    assert_eq!(
+        tier["fullDescription"]["text"],
+        "Every manifest labels its tier, so that dashboards and alert routing can group services."
+    );
+    assert_eq!(
+        tier["help"]["text"],
+        "add `labels: {tier: ...}` under `metadata`"
+    );
+    assert_eq!(tier["defaultConfiguration"]["level"], "error");
+    let region = rule("pii-review");
+    assert_eq!(
+        region["shortDescription"]["text"],
+        "Deployments of personal data get a privacy review"
+    );
+    assert_eq!(
+        region["fullDescription"]["text"],
+        "A finding of the user policy rule pii-review (data.team.warn)."
+    );
+    assert_eq!(
+        region["help"]["text"],
+        "See the policy that produced this finding."
+    );
+    assert_eq!(region["defaultConfiguration"]["level"], "warning");
 }

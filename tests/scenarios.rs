@@ -146,6 +146,7 @@ scenarios!(
     warning_only,
     fail_on_warning,
     user_policy_path,
+    user_policy_metadata,
     manifest_not_found,
     bad_context_override,
     config_typo,

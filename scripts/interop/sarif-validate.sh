@@ -25,7 +25,7 @@ if [ "${#files[@]}" -eq 0 ]; then
   mkdir -p "$out"
   tollgate="${TOLLGATE_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate}"
   [ -x "$tollgate" ] || cargo build --locked --quiet
-  for scenario in several-failing pass policy-does-not-compile user-policy-path unknown-key github-escaping; do
+  for scenario in several-failing pass policy-does-not-compile user-policy-path user-policy-metadata unknown-key github-escaping; do
     dir="fixtures/scenarios/$scenario"
     [ -d "$dir" ] || continue
     args=()

@@ -85,18 +85,18 @@ fn evaluate_timed(
     for d in &args.data {
         loaded.add_path(d).map_err(one)?;
     }
-    let key = match &args.bundle_key {
+    let key = match &args.load.bundle_key {
         Some(path) => Some(
-            super::signing::BundleKey::load(path, &args.bundle_verification_key_id)
+            super::signing::BundleKey::load(path, &args.load.bundle_verification_key_id)
                 .map_err(|e| one(RegoError::plain("usage_error", e)))?,
         ),
         None => None,
     };
-    for b in &args.bundles {
+    for b in &args.load.bundles {
         loaded.add_bundle_verified(b, key.as_ref()).map_err(one)?;
     }
     let mut engine = super::new_engine(EngineOptions {
-        v0: args.v0_compatible,
+        v0: args.load.v0_compatible,
         strict_builtin_errors: args.strict_builtin_errors,
     })
     .map_err(one)?;
@@ -127,7 +127,7 @@ fn evaluate_timed(
             };
             one(RegoError::from_regorus(code, &e))
         })?;
-    let statements = statement_count(&query, args.v0_compatible);
+    let statements = statement_count(&query, args.load.v0_compatible);
     let mut rows = Vec::new();
     for r in &results.result {
         let mut expressions = Vec::new();

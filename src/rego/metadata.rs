@@ -3,12 +3,15 @@
 //!
 //! regorus ignores annotations, and an extension function cannot know which rule called it, so
 //! every call is replaced in the module's source by its value, a JSON literal, before the module
-//! is compiled. The literal stays on its line, so error lines are unchanged. Supported: `scope:
-//! rule` (the default before a rule) and `scope: package` (the default before `package`), as
-//! OPA shapes them (`scope` added to the annotations; `chain()` lists the rule, then the package
-//! when it is annotated, with paths relative to `data`). Not supported (listed in the README):
-//! `document` and `subpackages` scopes across files, and the normalisation of `authors` and
-//! `related_resources` strings into objects.
+//! is compiled. The literal stays on its line, so error lines are unchanged. Supported, as OPA
+//! shapes them (`scope` added to the annotations, paths relative to `data`): `scope: rule` (the
+//! default before a rule), `scope: document` (every rule of that name in the package),
+//! `scope: package` (the default before `package`) and `scope: subpackages` (the package and all
+//! below it). `chain()` lists the rule, its document, its package, then every enclosing
+//! `subpackages` annotation, innermost first. Document and subpackages annotations in other
+//! files count when the caller passes them ([`Scopes::collect`], done by `eval` and `test`; a
+//! `check` policy sees those of its own file only). Not supported (listed in the README): the
+//! normalisation of `authors` and `related_resources` strings into objects.
 
 use serde_json::{Map, Value as Json};
 
@@ -21,6 +24,49 @@ pub struct Annotations {
     pub package_annotations: Option<Map<String, Json>>,
     /// Annotated rules: (rule name, 1-based head line, annotations with `scope`).
     pub rules: Vec<(String, usize, Map<String, Json>)>,
+    /// `scope: document` annotations: (rule name, annotations).
+    pub documents: Vec<(String, Map<String, Json>)>,
+    /// The package's `scope: subpackages` annotation.
+    pub subpackages: Option<Map<String, Json>>,
+}
+
+/// Annotations that reach beyond their module: `document` and `subpackages` scopes of every
+/// loaded module.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scopes {
+    /// (package path, rule name, annotations).
+    pub documents: Vec<(Vec<String>, String, Map<String, Json>)>,
+    /// (package path, annotations).
+    pub subpackages: Vec<(Vec<String>, Map<String, Json>)>,
+}
+
+impl Scopes {
+    /// The scopes of all these module texts (a module whose METADATA does not parse is skipped
+    /// here: its own rewrite reports the error).
+    pub fn collect<'a>(texts: impl IntoIterator<Item = &'a str>) -> Scopes {
+        let mut scopes = Scopes::default();
+        for text in texts {
+            if let Ok(a) = annotations_of(text) {
+                scopes.add(&a);
+            }
+        }
+        scopes
+    }
+
+    fn add(&mut self, a: &Annotations) {
+        for (name, map) in &a.documents {
+            let entry = (a.package.clone(), name.clone(), map.clone());
+            if !self.documents.contains(&entry) {
+                self.documents.push(entry);
+            }
+        }
+        if let Some(map) = &a.subpackages {
+            let entry = (a.package.clone(), map.clone());
+            if !self.subpackages.contains(&entry) {
+                self.subpackages.push(entry);
+            }
+        }
+    }
 }
 
 impl Annotations {
@@ -36,8 +82,27 @@ impl Annotations {
 const RULE_CALL: &str = "rego.metadata.rule()";
 const CHAIN_CALL: &str = "rego.metadata.chain()";
 
-/// Reads the module's annotations and replaces the metadata calls by their values.
+/// Reads the module's annotations and replaces the metadata calls by their values, with the
+/// module's own document and subpackages scopes.
 pub fn rewrite(text: &str) -> Result<(String, Annotations), String> {
+    rewrite_in(text, &Scopes::default())
+}
+
+/// [`rewrite`] with the document and subpackages scopes of other modules too.
+pub fn rewrite_in(text: &str, others: &Scopes) -> Result<(String, Annotations), String> {
+    let annotations = annotations_of(text)?;
+    let mut scopes = others.clone();
+    scopes.add(&annotations);
+    if !text.contains(RULE_CALL) && !text.contains(CHAIN_CALL) {
+        return Ok((text.to_owned(), annotations));
+    }
+    let lines: Vec<&str> = text.split('\n').collect();
+    let out = replace_calls(&lines, &annotations, &scopes);
+    Ok((out.join("\n"), annotations))
+}
+
+/// The module's annotations, by scope.
+fn annotations_of(text: &str) -> Result<Annotations, String> {
     let lines: Vec<&str> = text.split('\n').collect();
     let mut annotations = Annotations::default();
     let mut pending: Option<(usize, Map<String, Json>)> = None;
@@ -79,19 +144,29 @@ pub fn rewrite(text: &str) -> Result<(String, Annotations), String> {
                 .collect();
             if let Some((_, mut map)) = pending.take() {
                 map.entry("scope").or_insert_with(|| Json::from("package"));
-                annotations.package_annotations = Some(map);
+                if map.get("scope").and_then(Json::as_str) == Some("subpackages") {
+                    annotations.subpackages = Some(map);
+                } else {
+                    annotations.package_annotations = Some(map);
+                }
             }
         } else if let Some(name) = rule_head(line)
             && let Some((_, mut map)) = pending.take()
         {
             map.entry("scope").or_insert_with(|| Json::from("rule"));
-            annotations.rules.push((name, i + 1, map));
+            if map.get("scope").and_then(Json::as_str) == Some("document") {
+                annotations.documents.push((name, map));
+            } else {
+                annotations.rules.push((name, i + 1, map));
+            }
         }
         i += 1;
     }
-    if !text.contains(RULE_CALL) && !text.contains(CHAIN_CALL) {
-        return Ok((text.to_owned(), annotations));
-    }
+    Ok(annotations)
+}
+
+/// Replaces the calls of one module.
+fn replace_calls(lines: &[&str], annotations: &Annotations, scopes: &Scopes) -> Vec<String> {
     // Replace calls inside each rule's extent: from its head to the next head.
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     let mut current: Option<(String, usize)> = None;
@@ -108,16 +183,18 @@ pub fn rewrite(text: &str) -> Result<(String, Annotations), String> {
                 rewritten = rewritten.replace(RULE_CALL, &value.to_string());
             }
             if rewritten.contains(CHAIN_CALL) {
-                let chain = chain(&annotations, name, *head);
+                let chain = chain(annotations, scopes, name, *head);
                 rewritten = rewritten.replace(CHAIN_CALL, &chain.to_string());
             }
         }
         out.push(rewritten);
     }
-    Ok((out.join("\n"), annotations))
+    out
 }
 
-fn chain(annotations: &Annotations, rule: &str, head: usize) -> Json {
+/// OPA's order: the rule (annotated or not), its document, its package, then the enclosing
+/// `subpackages` annotations from the innermost package out.
+fn chain(annotations: &Annotations, scopes: &Scopes, rule: &str, head: usize) -> Json {
     let mut path: Vec<Json> = annotations
         .package
         .iter()
@@ -129,10 +206,24 @@ fn chain(annotations: &Annotations, rule: &str, head: usize) -> Json {
     if let Some(a) = annotations.rule_at(head) {
         first.insert("annotations".into(), Json::Object(a.clone()));
     }
-    first.insert("path".into(), Json::Array(path));
+    first.insert("path".into(), Json::Array(path.clone()));
     let mut entries = vec![Json::Object(first)];
+    for (package, name, a) in &scopes.documents {
+        if *package == annotations.package && name == rule {
+            entries.push(serde_json::json!({"annotations": a, "path": path}));
+        }
+    }
     if let Some(a) = &annotations.package_annotations {
         entries.push(serde_json::json!({"annotations": a, "path": package_path}));
+    }
+    let mut enclosing: Vec<&(Vec<String>, Map<String, Json>)> = scopes
+        .subpackages
+        .iter()
+        .filter(|(p, _)| annotations.package.starts_with(p))
+        .collect();
+    enclosing.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    for (p, a) in enclosing {
+        entries.push(serde_json::json!({"annotations": a, "path": p}));
     }
     Json::Array(entries)
 }
@@ -178,6 +269,23 @@ mod tests {
         assert!(text.contains(r#"chain := [{"path":["ex","chain"]},{"annotations":{"title":"Example","scope":"package"},"path":["ex"]}]"#), "{text}");
         assert!(text.contains("plain := {}"), "{text}");
         assert_eq!(text.lines().count(), MODULE.lines().count());
+    }
+
+    #[test]
+    fn chains_list_document_package_and_enclosing_subpackages_in_opas_order() {
+        let root = "# METADATA\n# scope: subpackages\n# title: Tree\npackage a\n";
+        let module = "package a.b\n\n# METADATA\n# scope: document\n# title: Doc\nx := rego.metadata.chain()\n\ny := rego.metadata.rule()\n";
+        let scopes = Scopes::collect([root, module]);
+        let (text, _) = rewrite_in(module, &scopes).expect("parses");
+        assert!(
+            text.contains(r#"x := [{"path":["a","b","x"]},{"annotations":{"scope":"document","title":"Doc"},"path":["a","b","x"]},{"annotations":{"scope":"subpackages","title":"Tree"},"path":["a"]}]"#),
+            "{text}"
+        );
+        // A document annotation is not the rule's own: rule() stays empty, as in OPA.
+        assert!(text.contains("y := {}"), "{text}");
+        // Without the other file, only the module's own scopes count.
+        let (alone, _) = rewrite(module).expect("parses");
+        assert!(!alone.contains("Tree"), "{alone}");
     }
 
     #[test]

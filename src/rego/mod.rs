@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod metadata;
 pub mod signing;
 pub mod test;
+pub mod x509;
 
 use serde_json::{Map, Value as Json};
 use std::io::Read;
@@ -642,6 +643,7 @@ pub fn new_engine(options: EngineOptions) -> Result<regorus::Engine, RegoError> 
     engine.set_rego_v0(options.v0);
     engine.set_strict_builtin_errors(options.strict_builtin_errors);
     builtins::register(&mut engine)
+        .and_then(|()| x509::register(&mut engine))
         .map_err(|e| RegoError::from_regorus("rego_compile_error", &e))?;
     Ok(engine)
 }
@@ -649,8 +651,10 @@ pub fn new_engine(options: EngineOptions) -> Result<regorus::Engine, RegoError> 
 /// Adds the loaded modules and data to an engine and compiles them (compile errors surface here,
 /// not at the first query).
 pub fn install(engine: &mut regorus::Engine, loaded: &Loaded) -> Result<(), RegoError> {
+    // Document and subpackages annotations reach across files: collect them first.
+    let scopes = metadata::Scopes::collect(loaded.modules.iter().map(|m| m.text.as_str()));
     for module in &loaded.modules {
-        let (text, _) = metadata::rewrite(&module.text)
+        let (text, _) = metadata::rewrite_in(&module.text, &scopes)
             .map_err(|m| RegoError::plain("rego_parse_error", format!("{}: {m}", module.file)))?;
         engine
             .add_policy(module.file.clone(), text)
@@ -683,7 +687,17 @@ pub fn install_data(
 
 /// A regorus value as JSON (sets become arrays, as OPA prints them).
 pub fn to_json(value: &regorus::Value) -> Result<Json, RegoError> {
-    serde_json::to_value(value).map_err(|e| RegoError::plain("eval_error", e.to_string()))
+    serde_json::to_value(value).map_err(|e| {
+        let mut message = e.to_string();
+        if message.contains("could not serialize number") {
+            // regorus keeps big integers exactly, but JSON output goes through f64.
+            message.push_str(
+                ": the result holds an integer too large for a JSON double (such as an RSA \
+                 modulus from crypto.x509.parse_certificates); query the fields you need instead",
+            );
+        }
+        RegoError::plain("eval_error", message)
+    })
 }
 
 #[cfg(test)]

@@ -135,12 +135,13 @@ pub fn command(args: &TestArgs) -> CommandOutput {
         }
     };
     let mut loaded = Loaded::default();
-    let key = match &args.bundle_key {
-        Some(path) => match super::signing::BundleKey::load(path, &args.bundle_verification_key_id)
-        {
-            Ok(key) => Some(key),
-            Err(e) => return load_failure(&[RegoError::plain("usage_error", e)]),
-        },
+    let key = match &args.load.bundle_key {
+        Some(path) => {
+            match super::signing::BundleKey::load(path, &args.load.bundle_verification_key_id) {
+                Ok(key) => Some(key),
+                Err(e) => return load_failure(&[RegoError::plain("usage_error", e)]),
+            }
+        }
         None => None,
     };
     // With --bundle-key every PATH is a signed bundle too (as `opa test -b PATH`): nothing is
@@ -153,7 +154,7 @@ pub fn command(args: &TestArgs) -> CommandOutput {
             return load_failure(&[e]);
         }
     }
-    bundles.extend(&args.bundles);
+    bundles.extend(&args.load.bundles);
     for bundle in bundles {
         if let Err(e) = loaded.add_bundle_verified(bundle, key.as_ref()) {
             // An unsigned or altered bundle is a verification failure (2), not a load error (1).
@@ -167,7 +168,7 @@ pub fn command(args: &TestArgs) -> CommandOutput {
     let options = TestOptions {
         run: run_filter,
         coverage: args.coverage,
-        v0: args.v0_compatible,
+        v0: args.load.v0_compatible,
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
     let run = match run(&loaded, &options) {

@@ -1,7 +1,9 @@
 //! SARIF 2.1.0 (`--output sarif`) shaped for GitHub code scanning.
 //!
 //! One run. `tool.driver.rules` lists every builtin rule (from [`crate::rules`]) and then every
-//! user rule id seen, sorted; user rules get a generic descriptor with the first finding's help.
+//! user rule id seen, sorted; a user rule's descriptor comes from its `# METADATA` annotation
+//! (title, description, `custom.help`, carried in [`Report::rule_descriptors`]), with generic
+//! texts and the first finding's help where the annotation is silent.
 //! `properties.security-severity` is set on security-tagged builtin rules: `8.0` (high) for rules
 //! whose default level is `error`, `5.0` (medium) for `warning`, `2.0` (low) for `note`.
 //!
@@ -17,7 +19,7 @@
 //! `run.properties.omittedResults`.
 
 use super::{fingerprints, region, repo_path};
-use crate::finding::{Report, Severity, Verdict};
+use crate::finding::{Report, RuleDescriptor, Severity, Verdict};
 use crate::rules::{BUILTIN_RULES, RuleInfo};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -77,12 +79,30 @@ fn builtin_descriptor(rule: &RuleInfo) -> Value {
     })
 }
 
-fn user_descriptor(id: &str, severity: Severity, help: Option<&str>, source: &str) -> Value {
-    let help = help.unwrap_or("See the policy that produced this finding.");
+/// A user rule's descriptor: `shortDescription` from its `# METADATA` title, `fullDescription`
+/// from its description and `help` from `custom.help` (then the first finding's help); generic
+/// texts where the policy says nothing.
+fn user_descriptor(
+    id: &str,
+    severity: Severity,
+    help: Option<&str>,
+    source: &str,
+    meta: Option<&RuleDescriptor>,
+) -> Value {
+    let meta = meta.cloned().unwrap_or_default();
+    let short = meta.title.unwrap_or_else(|| format!("Policy rule {id}."));
+    let full = meta
+        .description
+        .unwrap_or_else(|| format!("A finding of the user policy rule {id} ({source})."));
+    let help = meta
+        .help
+        .as_deref()
+        .or(help)
+        .unwrap_or("See the policy that produced this finding.");
     json!({
         "id": id,
-        "shortDescription": {"text": format!("Policy rule {id}.")},
-        "fullDescription": {"text": format!("A finding of the user policy rule {id} ({source}).")},
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": full},
         "help": {"text": help, "markdown": help},
         "defaultConfiguration": {"level": level(severity)},
         "properties": {"tags": ["policy", "tollgate"]},
@@ -102,7 +122,13 @@ pub fn render(report: &Report) -> String {
         if !index.contains_key(&f.rule) && !user.contains_key(f.rule.as_str()) {
             user.insert(
                 &f.rule,
-                user_descriptor(&f.rule, f.severity, f.help.as_deref(), &f.source),
+                user_descriptor(
+                    &f.rule,
+                    f.severity,
+                    f.help.as_deref(),
+                    &f.source,
+                    report.rule_descriptors.get(&f.rule),
+                ),
             );
         }
     }
