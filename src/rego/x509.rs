@@ -184,10 +184,7 @@ fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<()> {
         .signature
         .as_bytes()
         .ok_or_else(|| anyhow!("signature has unused bits"))?;
-    let spki = issuer
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()?;
+    let spki = issuer.tbs_certificate.subject_public_key_info.to_der()?;
     let key = crate::keystore::PublicKey::from_spki_der(&spki).map_err(|e| anyhow!(e))?;
     let supported = matches!(
         (&key, signature_algorithm(child)),
