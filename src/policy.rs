@@ -268,10 +268,17 @@ pub struct RuleResult {
 impl PolicySet {
     /// Loads the builtin library (unless disabled), the user's policies and data.
     pub fn load(options: &PolicyOptions) -> Result<PolicySet, PolicyError> {
-        let mut engine = regorus::Engine::new();
         // Rego v1 is the default; builtin errors must surface rather than make a rule undefined.
-        engine.set_rego_v0(false);
-        engine.set_strict_builtin_errors(true);
+        // The same extra builtins as `tollgate eval` (crypto, JWT, x509, net, yaml), so a policy
+        // that works there works in the gate.
+        let engine = crate::rego::new_engine(crate::rego::EngineOptions {
+            v0: false,
+            strict_builtin_errors: true,
+        })
+        .map_err(|e| PolicyError::Eval {
+            rule: "tollgate's builtin extensions".into(),
+            message: e.to_string(),
+        })?;
         let mut set = PolicySet {
             engine,
             rules: Vec::new(),

@@ -458,3 +458,38 @@ fn metadata_annotations_give_plain_results_their_id_severity_and_help() {
     assert_eq!(finding["message"], "Owner label is missing");
     assert_eq!(finding["help"], "add a tier label to metadata.labels");
 }
+
+#[test]
+fn policies_in_check_have_the_same_extra_builtins_as_eval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("hash.rego"),
+        "package team\n\nwarn contains msg if {\n  msg := sprintf(\"%s %v\", [crypto.sha256(\"x\"), net.cidr_intersects(\"10.0.0.0/8\", \"10.1.0.0/16\")])\n}\n",
+    )
+    .expect("write");
+    let out = tollgate()
+        .args([
+            "check",
+            "--platform",
+            "local",
+            "-m",
+            EXAMPLE,
+            "-o",
+            "json",
+            "-p",
+        ])
+        .arg(dir.path().join("hash.rego"))
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_stdout(&out);
+    assert_eq!(
+        report["findings"][0]["message"],
+        "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 true"
+    );
+}
