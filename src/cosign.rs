@@ -21,6 +21,12 @@ use serde::Deserialize;
 pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The layer annotation that holds the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The layer annotation with a keyless signature's Fulcio certificate (PEM).
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// The layer annotation with the certificate's chain (PEM).
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// The layer annotation with the Rekor entry and its signed entry timestamp (JSON).
+pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 /// `critical.type` of a cosign image signature.
 pub const COSIGN_SIGNATURE_TYPE: &str = "cosign container image signature";
 
@@ -36,6 +42,31 @@ pub struct SignatureLayer {
     pub payload: Vec<u8>,
     /// The signature annotation (base64), if present.
     pub signature: Option<String>,
+    /// Keyless signatures: the `dev.sigstore.cosign/certificate`, `/chain` and `/bundle` (Rekor
+    /// SET) annotations.
+    pub keyless: Option<KeylessMaterial>,
+}
+
+/// The layer annotations of a keyless cosign `.sig` signature.
+#[derive(Debug, Clone, Default)]
+pub struct KeylessMaterial {
+    /// The Fulcio leaf certificate, PEM.
+    pub certificate: String,
+    /// Its chain, PEM (cosign includes the root).
+    pub chain: Option<String>,
+    /// The Rekor bundle: `{SignedEntryTimestamp, Payload: {body, integratedTime, logIndex, logID}}`.
+    pub rekor_bundle: Option<String>,
+}
+
+/// The keyless annotations of a layer, when it has a certificate.
+fn keyless_material(
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> Option<KeylessMaterial> {
+    Some(KeylessMaterial {
+        certificate: annotations.get(CERTIFICATE_ANNOTATION)?.clone(),
+        chain: annotations.get(CHAIN_ANNOTATION).cloned(),
+        rekor_bundle: annotations.get(REKOR_BUNDLE_ANNOTATION).cloned(),
+    })
 }
 
 /// A signature that verified.
@@ -217,6 +248,26 @@ pub fn check_layers(
             reasons.push(format!("layer {n}: the signature annotation is not base64"));
             continue;
         };
+        if let Some(material) = &layer.keyless {
+            match keyless_signers(material, &layer.payload, &signature, policy) {
+                Ok(signers) => {
+                    let checked = serde_json::from_slice(&layer.payload)
+                        .map_err(|e| format!("the signed payload is not JSON ({e})"))
+                        .and_then(|payload: serde_json::Value| {
+                            check_payload(&payload, digest, policy.annotations).map(|()| payload)
+                        });
+                    match checked {
+                        Ok(payload) => verified.push(VerifiedSignature { signers, payload }),
+                        Err(reason) => reasons.push(format!(
+                            "layer {n} (keyless, {}): {reason}",
+                            signers.join(", ")
+                        )),
+                    }
+                }
+                Err(reason) => reasons.push(format!("layer {n} (keyless): {reason}")),
+            }
+            continue;
+        }
         let signers: Vec<&str> = policy
             .keys
             .iter()
@@ -256,6 +307,136 @@ pub fn check_layers(
         });
     }
     (verified, reasons)
+}
+
+/// The key-store names whose keyless identity signed a keyless layer. The layer is rebuilt as a
+/// Sigstore bundle v0.1 (message signature over the payload, the certificate and its chain
+/// without the root, the Rekor entry with its SET) and verified against the trusted root.
+fn keyless_signers(
+    material: &KeylessMaterial,
+    payload: &[u8],
+    signature: &[u8],
+    policy: Policy<'_>,
+) -> Result<Vec<String>, String> {
+    use crate::sigstore::bundle::{Bundle, Content, Signer, Version};
+    let Some(root) = policy.trusted_root else {
+        return Err(
+            "a keyless signature (Fulcio certificate); pass --trusted-root to verify it".into(),
+        );
+    };
+    if policy.identities.is_empty() {
+        return Err("a keyless signature, but no keyless identity is trusted (key store `keyless:` entries with the image-signer role, or --certificate-identity/--certificate-oidc-issuer)".into());
+    }
+    let pems = |text: &str| -> Result<Vec<Vec<u8>>, String> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+            let end = rest[start..]
+                .find("-----END CERTIFICATE-----")
+                .ok_or("a PEM certificate is not terminated")?
+                + start
+                + "-----END CERTIFICATE-----".len();
+            let (_, der) = der::pem::decode_vec(&rest.as_bytes()[start..end])
+                .map_err(|e| format!("a PEM certificate does not decode: {e}"))?;
+            out.push(der);
+            rest = &rest[end..];
+        }
+        Ok(out)
+    };
+    let leaf = pems(&material.certificate)?
+        .into_iter()
+        .next()
+        .ok_or("the certificate annotation holds no certificate")?;
+    let mut rest = Vec::new();
+    for der in pems(material.chain.as_deref().unwrap_or(""))? {
+        // cosign's chain ends with the root, which only the trusted root may supply.
+        let self_signed = crate::sigstore::certs::parse(&der, "a chain certificate")
+            .map(|c| crate::sigstore::certs::self_signed(&c))
+            .map_err(|e| e.to_string())?;
+        if !self_signed {
+            rest.push(der);
+        }
+    }
+    let mut tlog_entries = Vec::new();
+    if let Some(text) = &material.rekor_bundle {
+        tlog_entries.push(rekor_entry(text)?);
+    } else if !policy.ignore_tlog {
+        return Err(format!(
+            "no `{REKOR_BUNDLE_ANNOTATION}` annotation: the signature has no transparency-log entry"
+        ));
+    }
+    let bundle = Bundle {
+        version: Version::V0_1,
+        signer: Signer::Certificate { leaf, rest },
+        content: Content::Message {
+            digest: None,
+            signature: signature.to_vec(),
+        },
+        tlog_entries,
+        timestamps: Vec::new(),
+    };
+    let options = crate::sigstore::Options {
+        skip_tlog: policy.ignore_tlog,
+        now: jiff::Timestamp::now(),
+    };
+    let artifact = crate::sigstore::Artifact::Bytes(payload.to_vec());
+    let mut signers = Vec::new();
+    let mut failures = Vec::new();
+    for (name, expected) in policy.identities {
+        match crate::sigstore::verify_bundle(&bundle, root, &artifact, expected, &options) {
+            Ok(_) => signers.push(name.clone()),
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
+    }
+    if signers.is_empty() {
+        return Err(failures.join("; "));
+    }
+    Ok(signers)
+}
+
+/// cosign's `dev.sigstore.cosign/bundle` annotation as a transparency-log entry.
+fn rekor_entry(text: &str) -> Result<crate::sigstore::bundle::TlogEntry, String> {
+    #[derive(Deserialize)]
+    struct RekorBundle {
+        #[serde(rename = "SignedEntryTimestamp")]
+        set: String,
+        #[serde(rename = "Payload")]
+        payload: RekorPayload,
+    }
+    #[derive(Deserialize)]
+    struct RekorPayload {
+        body: String,
+        #[serde(rename = "integratedTime")]
+        integrated_time: i64,
+        #[serde(rename = "logIndex")]
+        log_index: u64,
+        #[serde(rename = "logID")]
+        log_id: String,
+    }
+    let bad = |what: &str| format!("the `{REKOR_BUNDLE_ANNOTATION}` annotation {what}");
+    let parsed: RekorBundle = serde_json::from_str(text)
+        .map_err(|e| bad(&format!("is not cosign's Rekor bundle: {e}")))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = b64
+        .decode(parsed.payload.body.trim())
+        .map_err(|_| bad("has a body that is not base64"))?;
+    let kind: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| bad("has a body that is not JSON"))?;
+    Ok(crate::sigstore::bundle::TlogEntry {
+        log_index: parsed.payload.log_index,
+        log_id: hex::decode(&parsed.payload.log_id)
+            .map_err(|_| bad("has a logID that is not hex"))?,
+        kind: kind["kind"].as_str().unwrap_or_default().to_owned(),
+        version: kind["apiVersion"].as_str().unwrap_or_default().to_owned(),
+        integrated_time: parsed.payload.integrated_time,
+        set: Some(
+            b64.decode(parsed.set.trim())
+                .map_err(|_| bad("has a SignedEntryTimestamp that is not base64"))?,
+        ),
+        proof: None,
+        body,
+        body_b64: parsed.payload.body,
+    })
 }
 
 fn check_payload(
@@ -336,6 +517,7 @@ pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'
                 media_type: layer.media_type.clone(),
                 payload: Vec::new(),
                 signature: None,
+                keyless: None,
             });
             continue;
         }
@@ -347,6 +529,7 @@ pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'
             media_type: layer.media_type.clone(),
             payload,
             signature: layer.annotations.get(SIGNATURE_ANNOTATION).cloned(),
+            keyless: keyless_material(&layer.annotations),
         });
     }
     if bundles.is_empty()
@@ -622,6 +805,7 @@ mod tests {
             media_type: SIMPLE_SIGNING_MEDIA_TYPE.into(),
             signature: Some(base64::engine::general_purpose::STANDARD.encode(sig.to_der())),
             payload,
+            keyless: None,
         }
     }
 

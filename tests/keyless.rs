@@ -597,3 +597,116 @@ fn cosign_v3_bundles_attached_as_referrers() {
         "a key-signed bundle is not a keyless signature: {stderr}"
     );
 }
+
+#[test]
+fn keyless_cosign_v2_signatures_in_sig_layers() {
+    if !prerequisites() || rig::prerequisites().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let registry = rig::Rig::start(dir);
+    let ca = dir.join("ca");
+    rig_run(&["init", ca.to_str().unwrap()]);
+    let root = ca.join("trusted_root.json");
+    let root_s = root.to_str().unwrap();
+    let digest = registry.push("v2/app:v1", "v2 keyless app");
+    registry.sign_keyless("v2/app:v1", &ca, &digest, IDENTITY);
+    // A valid keyless signature whose payload names another image.
+    let other = registry.push("v2/app:other", "v2 other app");
+    registry.sign_keyless("v2/app:other", &ca, &digest, IDENTITY);
+    // Signed by a CA the trusted root does not hold.
+    let rogue = dir.join("rogue");
+    rig_run(&["init", rogue.to_str().unwrap()]);
+    let rogue_digest = registry.push("v2/app:rogue", "v2 rogue app");
+    registry.sign_keyless("v2/app:rogue", &rogue, &rogue_digest, IDENTITY);
+
+    let verify = |image: &str, extra: &[&str]| {
+        let image = registry.image(image);
+        let mut args = vec!["verify", image.as_str(), "--allow-http-registry"];
+        args.extend_from_slice(extra);
+        bin::run(dir, &args)
+    };
+    let keyless = [
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        root_s,
+    ];
+    let (code, stdout, stderr) = verify("v2/app:v1", &keyless);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&digest), "{stdout}");
+    let (code, _, stderr) = verify(
+        "v2/app:v1",
+        &[
+            "--certificate-identity-regexp",
+            "^https://github\\.com/acme/",
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            root_s,
+        ],
+    );
+    assert_eq!(code, 0, "identity regexp: {stderr}");
+    let (code, _, stderr) = verify(
+        "v2/app:v1",
+        &[
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+            "--trusted-root",
+            root_s,
+        ],
+    );
+    assert_eq!(code, 12, "wrong issuer: {stderr}");
+    assert!(stderr.contains("issuer"), "{stderr}");
+    let (code, _, stderr) = verify("v2/app:v1", &keyless[..4]);
+    assert_eq!(code, 12, "no trusted root: {stderr}");
+    assert!(stderr.contains("--trusted-root"), "{stderr}");
+    let (code, _, stderr) = verify("v2/app:other", &keyless);
+    assert_eq!(code, 12, "payload for another image: {stderr}");
+    assert!(
+        stderr.contains(&other) || stderr.contains(&digest),
+        "{stderr}"
+    );
+    let (code, _, stderr) = verify("v2/app:rogue", &keyless);
+    assert_eq!(code, 12, "untrusted CA: {stderr}");
+
+    // check: the key store's keyless entry names the signer.
+    std::fs::write(
+        dir.join("keystore.yaml"),
+        format!(
+            "apiVersion: tollgate.dev/v1\nkind: KeyStore\nkeys:\n  - name: ci\n    keyless: {{issuer: '{ISSUER}', identity: '{IDENTITY}'}}\n    roles: [image-signer]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tollgate.yaml"),
+        format!(
+            "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n",
+            registry.image("v2/app:v1")
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = bin::run(
+        dir,
+        &[
+            "check",
+            "--platform",
+            "local",
+            "--keystore",
+            "keystore.yaml",
+            "--trusted-root",
+            root_s,
+            "--allow-http-registry",
+            "--print-input",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let facts =
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["images"]["api"].clone();
+    assert_eq!(facts["signers"], serde_json::json!(["ci"]), "{facts}");
+}

@@ -222,6 +222,50 @@ impl Rig {
     /// Attaches cosign signatures to `repo_tag`, one layer per `(key, payload digest, annotations)`,
     /// written by the Python signer and uploaded by skopeo's sigstore-attachment writer.
     pub fn sign(&self, repo_tag: &str, signatures: &[(&Path, &str, &[&str])]) {
+        let reference = self.signed_reference(repo_tag);
+        self.attach_signatures(repo_tag, |staging| {
+            for (i, (key, digest, annotations)) in signatures.iter().enumerate() {
+                run(Command::new(python())
+                    .arg(support("cosign_sign.py"))
+                    .arg("sign")
+                    .arg(key)
+                    .arg(digest)
+                    .arg(&reference)
+                    .arg(staging.join(format!("signature-{}", i + 1)))
+                    .args(*annotations));
+            }
+        });
+    }
+
+    /// Attaches one keyless cosign signature to `repo_tag`: a Fulcio-style certificate for
+    /// `identity` from the test Sigstore instance in `ca` (tests/support/sigstore_rig.py), its
+    /// chain and a Rekor SET as layer annotations, as cosign v2 writes them.
+    pub fn sign_keyless(&self, repo_tag: &str, ca: &Path, digest: &str, identity: &str) {
+        let reference = self.signed_reference(repo_tag);
+        self.attach_signatures(repo_tag, |staging| {
+            run(Command::new(python())
+                .arg(support("cosign_sign.py"))
+                .arg("sign-keyless")
+                .arg(ca)
+                .arg(digest)
+                .arg(&reference)
+                .arg(staging.join("signature-1"))
+                .arg(identity));
+        });
+    }
+
+    /// The `docker-reference` a signature payload names: the repository of `repo_tag`.
+    fn signed_reference(&self, repo_tag: &str) -> String {
+        format!(
+            "{}/{}",
+            self.registry.host(),
+            repo_tag.split(':').next().unwrap_or("")
+        )
+    }
+
+    /// Copies `repo_tag` to a skopeo `dir:` layout, lets `write` add `signature-N` blobs, and
+    /// copies it back with sigstore attachments on (skopeo appends them to the `.sig` tag).
+    fn attach_signatures(&self, repo_tag: &str, write: impl FnOnce(&Path)) {
         let staging = self.dir.join(format!(
             "sign-{}-{}",
             repo_tag.replace(['/', ':'], "_"),
@@ -231,20 +275,7 @@ impl Rig {
         run(Command::new("skopeo")
             .args(["copy", "--quiet", "--src-tls-verify=false", &source])
             .arg(format!("dir:{}", staging.display())));
-        for (i, (key, digest, annotations)) in signatures.iter().enumerate() {
-            run(Command::new(python())
-                .arg(support("cosign_sign.py"))
-                .arg("sign")
-                .arg(key)
-                .arg(digest)
-                .arg(format!(
-                    "{}/{}",
-                    self.registry.host(),
-                    repo_tag.split(':').next().unwrap_or("")
-                ))
-                .arg(staging.join(format!("signature-{}", i + 1)))
-                .args(*annotations));
-        }
+        write(&staging);
         run(Command::new("skopeo")
             .arg("--registries.d")
             .arg(&self.regd)
