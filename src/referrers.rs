@@ -1,10 +1,12 @@
 //! cosign v3 signatures: Sigstore bundles attached to an image as OCI 1.1 referrers.
 //!
 //! cosign v3 stores a signature as an artifact manifest (artifact type and layer media type
-//! `application/vnd.dev.sigstore.bundle.v0.3+json`) whose `subject` is the image. Registries
-//! without the referrers API (Debian's distribution 2.8 among them) get the referrers tag schema
-//! instead: an image index at tag `sha256-<hex>` listing the referrers, which is what is read
-//! here, by the digest resolved once. Each bundle is verified by [`crate::sigstore`] against the
+//! `application/vnd.dev.sigstore.bundle.v0.3+json`) whose `subject` is the image. They are
+//! listed through the OCI 1.1 referrers API, by the digest resolved once; registries without it
+//! (Debian's distribution 2.8 among them) get the referrers tag schema instead: an image index
+//! at tag `sha256-<hex>` listing the referrers. oci-client falls back to the tag by itself but
+//! treats any failure there as "no referrers", so an empty answer is checked by reading the tag
+//! here, where a failure other than "not found" is an error. Each bundle is verified by [`crate::sigstore`] against the
 //! trusted root: a key-signed bundle by a key-store key, a keyless one by a key-store identity.
 //! An image signature is a DSSE in-toto statement of predicate type
 //! `https://sigstore.dev/cosign/sign/v1` naming the image digest as subject, or a message
@@ -69,44 +71,58 @@ pub async fn fetch_bundles(
             format!("the registry reported an unusable digest `{digest}`"),
         ));
     };
-    let index_ref = Reference::with_tag(
+    let subject = Reference::with_digest(
         image.registry().to_owned(),
         image.repository().to_owned(),
-        tag,
+        digest.to_owned(),
     );
-    let index = match registry.manifest(&index_ref).await {
-        Ok((bytes, _)) => bytes,
-        Err(e) if e.kind == FailureKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let what = format!("referrers index {}", index_ref.whole());
-    let index: Index = serde_json::from_slice(&index)
-        .map_err(|e| malformed(what.clone(), format!("not an image index: {e}")))?;
-    if index.manifests.len() > MAX_REFERRERS {
-        return Err(malformed(
-            what,
-            format!(
-                "{} referrers; the limit is {MAX_REFERRERS}",
-                index.manifests.len()
-            ),
-        ));
+    let mut listed = registry
+        .referrers(&subject, BUNDLE_MEDIA_TYPE, MAX_REFERRERS)
+        .await?;
+    if listed.is_empty() {
+        let index_ref = Reference::with_tag(
+            image.registry().to_owned(),
+            image.repository().to_owned(),
+            tag,
+        );
+        let index = match registry.manifest(&index_ref).await {
+            Ok((bytes, _)) => bytes,
+            Err(e) if e.kind == FailureKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let what = format!("referrers index {}", index_ref.whole());
+        let index: Index = serde_json::from_slice(&index)
+            .map_err(|e| malformed(what.clone(), format!("not an image index: {e}")))?;
+        if index.manifests.len() > MAX_REFERRERS {
+            return Err(malformed(
+                what,
+                format!(
+                    "{} referrers; the limit is {MAX_REFERRERS}",
+                    index.manifests.len()
+                ),
+            ));
+        }
+        listed = index
+            .manifests
+            .into_iter()
+            .map(|m| (m.digest, m.artifact_type))
+            .collect();
     }
     let mut bundles = Vec::new();
-    for entry in index
-        .manifests
+    for (entry_digest, _) in listed
         .iter()
-        .filter(|m| m.artifact_type == BUNDLE_MEDIA_TYPE)
+        .filter(|(_, artifact_type)| artifact_type == BUNDLE_MEDIA_TYPE)
     {
         let manifest_ref = Reference::with_digest(
             image.registry().to_owned(),
             image.repository().to_owned(),
-            entry.digest.clone(),
+            entry_digest.clone(),
         );
         let (bytes, _) = registry.manifest(&manifest_ref).await?;
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
             malformed(
                 format!("referrer manifest {}", manifest_ref.whole()),
-                format!("not an image manifest: {e} ({})", entry.media_type),
+                format!("not an image manifest: {e}"),
             )
         })?;
         // The index is only a listing; the manifest itself must name this image as subject.
@@ -123,7 +139,7 @@ pub async fn fetch_bundles(
             let bundle = registry
                 .blob(&manifest_ref, &layer.digest, layer.size)
                 .await?;
-            bundles.push((entry.digest.clone(), bundle));
+            bundles.push((entry_digest.clone(), bundle));
         }
     }
     Ok(bundles)

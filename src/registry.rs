@@ -198,6 +198,35 @@ impl Registry {
         Ok((bytes.to_vec(), digest))
     }
 
+    /// Lists the referrers of `image` (a digest reference) of `artifact_type`, as `(manifest
+    /// digest, artifact type)`, through the OCI 1.1 referrers API; on a registry without it
+    /// (a 404), oci-client reads the referrers tag schema instead. At most `limit` entries.
+    pub async fn referrers(
+        &self,
+        image: &Reference,
+        artifact_type: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, RegistryError> {
+        let what = format!("referrers of {}", image.whole());
+        let index = self
+            .with_auth(image, &what, || async {
+                self.client.pull_referrers(image, Some(artifact_type)).await
+            })
+            .await?;
+        if index.manifests.len() > limit {
+            return Err(RegistryError::new(
+                FailureKind::Malformed,
+                &what,
+                format!("{} referrers; the limit is {limit}", index.manifests.len()),
+            ));
+        }
+        Ok(index
+            .manifests
+            .into_iter()
+            .map(|m| (m.digest, m.artifact_type.unwrap_or_default()))
+            .collect())
+    }
+
     /// Fetches a blob by digest from `reference`'s repository, refusing more than
     /// [`MAX_BLOB_BYTES`]; the content is checked against the digest.
     pub async fn blob(

@@ -499,6 +499,15 @@ fn cosign_v3_bundles_attached_as_referrers() {
     let (code, stdout, stderr) = verify("v3/app:v1", &keyless);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(IDENTITY), "{stdout}");
+    // Distribution 2.8 has no referrers API, so the referrers tag schema was read.
+    let requests = registry.registry.requests();
+    let tag = digest.replace(':', "-");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with(&format!("GET /v2/v3/app/manifests/{tag} 200"))),
+        "{requests:?}"
+    );
     let wrong = [
         "--certificate-identity",
         "https://github.com/acme/other/.github/workflows/x.yml@refs/heads/main",
