@@ -662,6 +662,31 @@ impl CosignVerifier {
             ))
     }
 
+    /// Fetches the Sigstore bundles attached to `digest` as referrers and verifies the
+    /// attestations among them (blocking).
+    pub fn bundle_attestations(
+        &self,
+        reference: &str,
+        digest: &str,
+    ) -> Result<crate::attestation::Attestations, RegistryError> {
+        let parsed = parse_reference(reference)?;
+        let bundles = self.runtime.block_on(crate::referrers::fetch_bundles(
+            &self.registry,
+            &parsed,
+            digest,
+        ))?;
+        let policy = Policy {
+            keys: &self.keys,
+            annotations: &[],
+            identities: &self.identities,
+            trusted_root: self.trusted_root.as_ref(),
+            ignore_tlog: self.ignore_tlog,
+        };
+        Ok(crate::referrers::check_bundle_attestations(
+            &bundles, digest, policy,
+        ))
+    }
+
     /// Verifies one reference (blocking).
     pub fn verify_reference(&self, reference: &str, annotations: &[(String, String)]) -> Outcome {
         let policy = Policy {
@@ -769,6 +794,25 @@ impl ImageVerifier for CosignVerifier {
                         "registry {} while fetching attestations: {e}",
                         e.kind.as_str()
                     ));
+                }
+            }
+            // cosign v3 attestations are bundles attached as referrers (checkable only
+            // against a trusted root).
+            if let (Some(_), true) = (&self.trusted_root, facts.verified) {
+                match self.bundle_attestations(&image.reference, &digest) {
+                    Ok(found) => {
+                        facts
+                            .attestations
+                            .extend(found.verified.iter().map(|a| a.fact()));
+                        facts.attestation_problems.extend(found.problems);
+                    }
+                    Err(e) => {
+                        facts.verified = false;
+                        facts.error = Some(format!(
+                            "registry {} while fetching attestation bundles: {e}",
+                            e.kind.as_str()
+                        ));
+                    }
                 }
             }
         }

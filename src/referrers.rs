@@ -154,11 +154,7 @@ pub fn check_bundles(
 ) -> (Vec<VerifiedSignature>, Vec<String>) {
     let mut verified = Vec::new();
     let mut reasons = Vec::new();
-    let Some(image_sha256) = digest
-        .strip_prefix("sha256:")
-        .and_then(|h| hex::decode(h).ok())
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-    else {
+    let Some(image_sha256) = sha256_of(digest) else {
         reasons.push(format!(
             "Sigstore bundles sign sha256 digests; the image digest is `{digest}`"
         ));
@@ -172,23 +168,8 @@ pub fn check_bundles(
             ));
             continue;
         };
-        let options = sigstore::Options {
-            skip_tlog: policy.ignore_tlog,
-            now: jiff::Timestamp::now(),
-        };
-        let mut candidates: Vec<(String, Expected)> = Vec::new();
-        for (name, key) in policy.keys {
-            if let Ok(spki_der) = crate::signing::spki_der(key) {
-                candidates.push((
-                    name.clone(),
-                    Expected::Key {
-                        key: key.clone(),
-                        spki_der,
-                    },
-                ));
-            }
-        }
-        candidates.extend(policy.identities.iter().cloned());
+        let options = options(policy);
+        let candidates = candidates(policy);
         let mut signers = Vec::new();
         let mut statement = None;
         let mut failures = Vec::new();
@@ -240,4 +221,124 @@ fn describe(signer: &VerifiedSigner, statement: Option<serde_json::Value>) -> se
         VerifiedSigner::Key { algorithm } => serde_json::json!({"key": algorithm}),
     };
     serde_json::json!({"bundle": {"signer": signer, "statement": statement}})
+}
+
+/// Bundle attestations (cosign v3 `attest`): verified DSSE statements of another predicate type
+/// than cosign's signature, about image `digest`, attached as referrers. Bundles that no trusted
+/// key or identity verifies are problems, labelled with the predicate type their (unverified)
+/// statement claims; signature bundles are left to [`check_bundles`].
+pub fn check_bundle_attestations(
+    bundles: &[(String, Vec<u8>)],
+    digest: &str,
+    policy: Policy<'_>,
+) -> crate::attestation::Attestations {
+    use crate::attestation::{Attestations, VerifiedAttestation};
+    use crate::verify::AttestationProblem;
+    let mut found = Attestations {
+        attached: !bundles.is_empty(),
+        ..Attestations::default()
+    };
+    let Some(image_sha256) = sha256_of(digest) else {
+        return found;
+    };
+    for (referrer, bundle) in bundles {
+        // The predicate type the statement claims, before anything is verified: only a label.
+        let claimed = sigstore::bundle::parse(bundle)
+            .ok()
+            .and_then(|b| match b.content {
+                sigstore::bundle::Content::Dsse(envelope) => {
+                    serde_json::from_slice::<serde_json::Value>(&envelope.payload)
+                        .ok()?
+                        .get("predicateType")?
+                        .as_str()
+                        .map(str::to_owned)
+                }
+                sigstore::bundle::Content::Message { .. } => None,
+            });
+        if claimed
+            .as_deref()
+            .is_none_or(|p| p == COSIGN_SIGN_PREDICATE)
+        {
+            continue;
+        }
+        let Some(root) = policy.trusted_root else {
+            continue;
+        };
+        let mut signers = Vec::new();
+        let mut statement = None;
+        let mut failures = Vec::new();
+        for (name, expected) in candidates(policy) {
+            match sigstore::verify(
+                bundle,
+                root,
+                &Artifact::Digest(image_sha256),
+                &expected,
+                &options(policy),
+            ) {
+                Ok(v) => {
+                    signers.push(name);
+                    statement = v.statement;
+                }
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+        }
+        match statement {
+            Some(statement) => found.verified.push(VerifiedAttestation {
+                signers,
+                predicate_type: statement["predicateType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                predicate: statement
+                    .get("predicate")
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+                envelope: statement,
+            }),
+            None => found.problems.push(AttestationProblem {
+                predicate_type: claimed,
+                problem: "bad-signature",
+                message: format!(
+                    "bundle referrer {referrer}: not verified ({})",
+                    failures.join("; ")
+                ),
+            }),
+        }
+    }
+    found
+}
+
+/// A `sha256:<hex>` digest as bytes.
+fn sha256_of(digest: &str) -> Option<[u8; 32]> {
+    digest
+        .strip_prefix("sha256:")
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+}
+
+/// Who may have signed a bundle: the key-store keys, then the keyless identities.
+fn candidates(policy: Policy<'_>) -> Vec<(String, Expected)> {
+    let mut out: Vec<(String, Expected)> = policy
+        .keys
+        .iter()
+        .filter_map(|(name, key)| {
+            let spki_der = crate::signing::spki_der(key).ok()?;
+            Some((
+                name.clone(),
+                Expected::Key {
+                    key: key.clone(),
+                    spki_der,
+                },
+            ))
+        })
+        .collect();
+    out.extend(policy.identities.iter().cloned());
+    out
+}
+
+fn options(policy: Policy<'_>) -> sigstore::Options {
+    sigstore::Options {
+        skip_tlog: policy.ignore_tlog,
+        now: jiff::Timestamp::now(),
+    }
 }

@@ -540,7 +540,7 @@ fn cosign_v3_bundles_attached_as_referrers() {
         std::fs::write(
             dir.join("tollgate.yaml"),
             format!(
-                "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n",
+                "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n    attestations: ['https://slsa.dev/provenance/v1']\n",
                 registry.image(image)
             ),
         )
@@ -569,6 +569,56 @@ fn cosign_v3_bundles_attached_as_referrers() {
     assert!(
         f["error"].as_str().unwrap().contains("--trusted-root"),
         "{f}"
+    );
+
+    // Bundle attestations (cosign v3 `attest`): an SLSA provenance by the trusted CA, and one by
+    // a CA the trusted root does not hold.
+    let slsa = "https://slsa.dev/provenance/v1";
+    let provenance = r#"{"buildDefinition": {"buildType": "https://example.com/build"}, "runDetails": {"builder": {"id": "https://github.com/acme/builder"}}}"#;
+    attach(
+        &registry,
+        "v3/app",
+        &digest,
+        &sign(
+            "provenance.json",
+            &digest,
+            &["--predicate-type", slsa, "--predicate", provenance],
+        ),
+    );
+    let rogue = dir.join("rogue");
+    rig_run(&["init", rogue.to_str().unwrap()]);
+    let rogue_bundle = dir.join("rogue-provenance.json");
+    rig_run(&[
+        "sign",
+        rogue.to_str().unwrap(),
+        unused.to_str().unwrap(),
+        rogue_bundle.to_str().unwrap(),
+        "--dsse-subject",
+        &digest,
+        "--predicate-type",
+        "https://spdx.dev/Document",
+    ]);
+    attach(&registry, "v3/app", &digest, &rogue_bundle);
+    let f = facts("v3/app:v1", &["--trusted-root", root_s]);
+    assert_eq!(
+        f["signers"],
+        serde_json::json!(["ci"]),
+        "signature still verifies: {f}"
+    );
+    assert_eq!(f["attestations"][0]["predicate_type"], slsa, "{f}");
+    assert_eq!(f["attestations"][0]["signer"], "ci", "{f}");
+    assert_eq!(
+        f["attestations"][0]["predicate"]["runDetails"]["builder"]["id"],
+        "https://github.com/acme/builder"
+    );
+    assert_eq!(f["attestations"].as_array().unwrap().len(), 1, "{f}");
+    assert_eq!(
+        f["attestation_problems"][0]["problem"], "bad-signature",
+        "{f}"
+    );
+    assert_eq!(
+        f["attestation_problems"][0]["predicate_type"],
+        "https://spdx.dev/Document"
     );
 
     // Key-signed v3 bundle: verified with --key against the same trusted root's log.

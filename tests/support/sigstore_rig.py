@@ -14,7 +14,8 @@ Usage:
                    [--not-before-offset S] [--log-time-offset S] [--key PRIVATE_PEM]
       A bundle for ARTIFACT (message signature), or with --dsse-subject a DSSE bundle whose
       in-toto statement (predicate https://sigstore.dev/cosign/sign/v1) names that digest and
-      ARTIFACT is ignored. --key signs with a managed key instead of a certificate.
+      ARTIFACT is ignored (--predicate-type/--predicate make it an attestation). --key signs
+      with a managed key instead of a certificate.
       Offsets shift the certificate's validity or the log's integrated time, to build
       certificates that had expired when the log saw them. --cosign-annotations FILE also writes
       the annotations of a cosign v2 keyless `.sig` layer over ARTIFACT (a simple-signing
@@ -352,7 +353,8 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def sign(
-    directory, artifact, out, identity, issuer, dsse_subject, nb_offset, log_offset, key, legacy
+    directory, artifact, out, identity, issuer, dsse_subject, nb_offset, log_offset, key, legacy,
+    predicate_type="https://sigstore.dev/cosign/sign/v1", predicate=None,
 ):
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     if key:
@@ -379,8 +381,8 @@ def sign(
         statement = {
             "_type": "https://in-toto.io/Statement/v1",
             "subject": [{"name": "image", "digest": {algorithm: digest}}],
-            "predicateType": "https://sigstore.dev/cosign/sign/v1",
-            "predicate": {},
+            "predicateType": predicate_type,
+            "predicate": predicate if predicate is not None else {},
         }
         payload = json.dumps(statement).encode()
         payload_type = "application/vnd.in-toto+json"
@@ -507,6 +509,8 @@ def main(argv) -> int:
     p.add_argument("--log-time-offset", type=int, default=0)
     p.add_argument("--key")
     p.add_argument("--cosign-annotations", help="also write a keyless .sig layer's annotations")
+    p.add_argument("--predicate-type", default="https://sigstore.dev/cosign/sign/v1")
+    p.add_argument("--predicate", default="{}", help="the statement's predicate, JSON")
     p = sub.add_parser("verify")
     for arg in ["dir", "bundle", "artifact", "identity", "issuer"]:
         p.add_argument(arg)
@@ -525,6 +529,8 @@ def main(argv) -> int:
             args.log_time_offset,
             args.key,
             args.cosign_annotations,
+            args.predicate_type,
+            json.loads(args.predicate),
         )
     else:
         return verify(args.dir, args.bundle, args.artifact, args.identity, args.issuer)
