@@ -322,16 +322,32 @@ fn check_inner(
             );
         }
     };
-    let verifier: &dyn ImageVerifier = match &cosign {
+    let verifier: &(dyn ImageVerifier + Sync) = match &cosign {
         Some(v) => v,
         None => &NotConfigured,
     };
-    let images: BTreeMap<String, _> = manifest
-        .manifest
-        .images
-        .iter()
-        .map(|image| (image.name.clone(), verifier.verify(image)))
-        .collect();
+    // Every image is verified at the same time (registry round trips dominate), each on its own
+    // thread; the facts are collected in manifest order.
+    let images: BTreeMap<String, _> = std::thread::scope(|scope| {
+        let running: Vec<_> = manifest
+            .manifest
+            .images
+            .iter()
+            .map(|image| (image, scope.spawn(|| verifier.verify(image))))
+            .collect();
+        running
+            .into_iter()
+            .map(|(image, handle)| {
+                let facts = handle.join().unwrap_or_else(|_| {
+                    crate::verify::ImageFacts::unverified(
+                        image,
+                        "internal error: the verification thread panicked",
+                    )
+                });
+                (image.name.clone(), facts)
+            })
+            .collect()
+    });
     fill_summary(&mut summary, &manifest, &evidence, &images);
     // A registry failure is "could not decide", never "unsigned": fail closed with the cause.
     if cosign.is_some() {

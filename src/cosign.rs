@@ -592,7 +592,10 @@ impl CosignVerifier {
         options: RegistryOptions,
         env: &crate::context::Environment,
     ) -> std::io::Result<CosignVerifier> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // Two workers: registry verification is network-bound, and `check` calls in from one
+        // thread per image.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()?;
         let keys = store

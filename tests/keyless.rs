@@ -768,4 +768,38 @@ fn keyless_cosign_v2_signatures_in_sig_layers() {
     let facts =
         serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["images"]["api"].clone();
     assert_eq!(facts["signers"], serde_json::json!(["ci"]), "{facts}");
+
+    // Several images are verified side by side; each keeps its own facts.
+    std::fs::write(
+        dir.join("tollgate.yaml"),
+        format!(
+            "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n  - name: worker\n    ref: {}\n  - name: cron\n    ref: {}\n",
+            registry.image("v2/app:v1"),
+            registry.image("v2/app:rogue"),
+            registry.image("v2/app:other"),
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = bin::run(
+        dir,
+        &[
+            "check",
+            "--platform",
+            "local",
+            "--keystore",
+            "keystore.yaml",
+            "--trusted-root",
+            root_s,
+            "--allow-http-registry",
+            "--print-input",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let images = serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["images"].clone();
+    assert_eq!(images["api"]["signed"], true, "{images}");
+    assert_eq!(images["api"]["digest"], digest.as_str());
+    assert_eq!(images["worker"]["signed"], false, "{images}");
+    assert_eq!(images["worker"]["digest"], rogue_digest.as_str());
+    assert_eq!(images["cron"]["signed"], false, "{images}");
+    assert_eq!(images["cron"]["digest"], other.as_str());
 }
