@@ -821,3 +821,20 @@ pub fn verify(
         .collect();
     Ok((results, verifier.operations()))
 }
+
+/// The verifier of `tollgate verify-attestation`: the same key loading and registry options as
+/// `tollgate verify`, keys only (`.att` attestations are verified with keys).
+pub fn attestation_verifier(
+    args: &crate::cli::VerifyAttestationArgs,
+    env: &Environment,
+) -> Result<CosignVerifier, VerifySetupError> {
+    let store = trusted_keys(args.keystore.as_deref(), &args.keys, env)
+        .map_err(VerifySetupError::Keys)?
+        .filter(|s| !s.image_signer_keys().is_empty())
+        .ok_or(VerifySetupError::NoKeys)?;
+    let options = RegistryOptions {
+        allow_http: args.allow_http_registry,
+        ..RegistryOptions::default()
+    };
+    CosignVerifier::new(&store, options, env).map_err(VerifySetupError::Runtime)
+}

@@ -5,12 +5,9 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use tollgate::app::trusted_keys;
 use tollgate::attestation::{Outcome, predicate_type_for};
 use tollgate::cli::VerifyAttestationArgs;
 use tollgate::context::Environment;
-use tollgate::cosign::CosignVerifier;
-use tollgate::registry::RegistryOptions;
 
 /// Runs the command: 0 verified, 10 no attestations, 11 image not found, 12 no matching
 /// attestation, 1 other. The first failing image decides the code.
@@ -18,32 +15,9 @@ pub fn verify_attestation(args: &VerifyAttestationArgs) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let env = Environment::from_process_for(&cwd, None);
     let mut err = std::io::stderr();
-    let store = match trusted_keys(args.keystore.as_deref(), &args.keys, &env) {
-        Ok(Some(s)) if !s.image_signer_keys().is_empty() => s,
-        Ok(_) => {
-            let _ = writeln!(
-                err,
-                "Error: no trusted key: pass --key KEY (a PEM public key file or env://VAR) or --keystore FILE with an image-signer key"
-            );
-            return ExitCode::from(1);
-        }
-        Err(e) => {
-            for d in e.diagnostics() {
-                let _ = writeln!(err, "{:?}", miette::Report::new(d));
-            }
-            return ExitCode::from(1);
-        }
-    };
-    let options = RegistryOptions {
-        allow_http: args.allow_http_registry,
-        ..RegistryOptions::default()
-    };
-    let verifier = match CosignVerifier::new(&store, options, &env) {
+    let verifier = match tollgate::app::attestation_verifier(args, &env) {
         Ok(v) => v,
-        Err(e) => {
-            let _ = writeln!(err, "Error: cannot start the verification runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return super::setup_failed(&mut err, e),
     };
     let wanted = predicate_type_for(&args.predicate_type);
     let mut out = std::io::stdout();
@@ -89,12 +63,7 @@ pub fn verify_attestation(args: &VerifyAttestationArgs) -> ExitCode {
                 ),
             )),
         };
-        if let Some((c, message)) = failure {
-            let _ = writeln!(err, "{message}");
-            if code == 0 {
-                code = c;
-            }
-        }
+        super::record_failure(&mut err, &mut code, failure);
     }
     ExitCode::from(code)
 }

@@ -145,27 +145,7 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
     let mut err = std::io::stderr();
     let (results, _) = match app::verify(args, &env) {
         Ok(r) => r,
-        Err(VerifySetupError::NoKeys) => {
-            let _ = writeln!(
-                err,
-                "Error: no trusted key: pass --key KEY (a PEM public key file or env://VAR) or --keystore FILE with an image-signer key"
-            );
-            return ExitCode::from(1);
-        }
-        Err(VerifySetupError::Keys(e)) => {
-            for d in e.diagnostics() {
-                let _ = writeln!(err, "{:?}", miette::Report::new(d));
-            }
-            return ExitCode::from(1);
-        }
-        Err(VerifySetupError::Runtime(e)) => {
-            let _ = writeln!(err, "Error: cannot start the verification runtime: {e}");
-            return ExitCode::from(1);
-        }
-        Err(VerifySetupError::Sigstore(e)) => {
-            let _ = writeln!(err, "Error: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return setup_failed(&mut err, e),
     };
     let mut code = 0u8;
     let mut out = std::io::stdout();
@@ -224,14 +204,43 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
                 ),
             )),
         };
-        if let Some((c, message)) = failure {
-            let _ = writeln!(err, "{message}");
-            if code == 0 {
-                code = c;
-            }
-        }
+        record_failure(&mut err, &mut code, failure);
     }
     ExitCode::from(code)
+}
+
+/// Reports why `verify` / `verify-attestation` could not start: exit 1, as cosign.
+fn setup_failed(err: &mut impl Write, e: VerifySetupError) -> ExitCode {
+    match e {
+        VerifySetupError::NoKeys => {
+            let _ = writeln!(
+                err,
+                "Error: no trusted key: pass --key KEY (a PEM public key file or env://VAR) or --keystore FILE with an image-signer key"
+            );
+        }
+        VerifySetupError::Keys(e) => {
+            for d in e.diagnostics() {
+                let _ = writeln!(err, "{:?}", miette::Report::new(d));
+            }
+        }
+        VerifySetupError::Runtime(e) => {
+            let _ = writeln!(err, "Error: cannot start the verification runtime: {e}");
+        }
+        VerifySetupError::Sigstore(e) => {
+            let _ = writeln!(err, "Error: {e}");
+        }
+    }
+    ExitCode::from(1)
+}
+
+/// Prints an image's failure and keeps the first failing image's exit code.
+fn record_failure(err: &mut impl Write, code: &mut u8, failure: Option<(u8, String)>) {
+    if let Some((c, message)) = failure {
+        let _ = writeln!(err, "{message}");
+        if *code == 0 {
+            *code = c;
+        }
+    }
 }
 
 fn use_color(choice: ColorChoice, env: &Environment) -> bool {
