@@ -117,19 +117,22 @@ pub fn free_port() -> u16 {
 
 pub fn start_registry(dir: &Path) -> Registry {
     let port = free_port();
-    let config = dir.join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        dir.join("data").display()
+    );
+    serve(dir, port, &config, "200")
+}
+
+/// Runs `docker-registry serve` with `config` in `dir` and waits until `GET /v2/` answers with
+/// `ready_status` (200 for an open registry, 401 for one that requires auth).
+fn serve(dir: &Path, port: u16, config: &str, ready_status: &str) -> Registry {
+    let config_file = dir.join("registry.yml");
+    std::fs::write(&config_file, config).unwrap();
     let log = dir.join("registry.log");
     let child = Command::new("docker-registry")
         .arg("serve")
-        .arg(&config)
+        .arg(&config_file)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -141,13 +144,15 @@ pub fn start_registry(dir: &Path) -> Registry {
             let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
             let mut answer = String::new();
             let _ = s.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+            if answer.starts_with(&format!("HTTP/1.0 {ready_status}"))
+                || answer.starts_with(&format!("HTTP/1.1 {ready_status}"))
+            {
                 return registry;
             }
         }
         assert!(
             Instant::now() < deadline,
-            "docker-registry did not answer on port {port}; log: {}",
+            "docker-registry did not answer {ready_status} on port {port}; log: {}",
             std::fs::read_to_string(&registry.log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -397,41 +402,12 @@ pub fn start_auth_registry(dir: &Path) -> Registry {
             .contains(":$2y$")
     );
     let port = free_port();
-    let config = dir.join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: tollgate-rig\n    path: {}\n",
-            dir.join("data").display(),
-            htpasswd.display()
-        ),
-    )
-    .unwrap();
-    let log = dir.join("registry.log");
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start docker-registry");
-    let registry = Registry { child, port, log };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
-            let mut answer = String::new();
-            let _ = s.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.0 401") || answer.starts_with("HTTP/1.1 401") {
-                return registry;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "docker-registry with auth did not answer on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let config = format!(
+        "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: tollgate-rig\n    path: {}\n",
+        dir.join("data").display(),
+        htpasswd.display()
+    );
+    serve(dir, port, &config, "401")
 }
 
 impl Rig {
