@@ -376,24 +376,8 @@ fn managed_key_bundles() {
     let dir = tmp.path();
     let ca = dir.join("ca");
     rig_run(&["init", ca.to_str().unwrap()]);
-    let key = |name: &str| -> (PathBuf, PathBuf) {
-        let private = dir.join(format!("{name}.key"));
-        let public = dir.join(format!("{name}.pub"));
-        let script = "import sys\nfrom cryptography.hazmat.primitives import serialization as s\nfrom cryptography.hazmat.primitives.asymmetric import ec\nk = ec.generate_private_key(ec.SECP256R1())\nopen(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\nopen(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n";
-        let out = Command::new(python())
-            .args(["-c", script])
-            .args([&private, &public])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (private, public)
-    };
-    let (release_key, release_pub) = key("release");
-    let (_, other_pub) = key("other");
+    let (release_key, release_pub) = keypair(dir, "release");
+    let (_, other_pub) = keypair(dir, "other");
     let artifact = dir.join("artifact.txt");
     std::fs::write(&artifact, "release 1.2.3\n").unwrap();
     let bundle = dir.join("keyed.json");
@@ -416,6 +400,57 @@ fn managed_key_bundles() {
 
 #[path = "support/rig.rs"]
 mod rig;
+
+/// A P-256 key pair written by Python `cryptography`: (private PKCS#8 PEM, public PEM).
+fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let private = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub"));
+    let script = "import sys\nfrom cryptography.hazmat.primitives import serialization as s\nfrom cryptography.hazmat.primitives.asymmetric import ec\nk = ec.generate_private_key(ec.SECP256R1())\nopen(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\nopen(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n";
+    let out = Command::new(python())
+        .args(["-c", script])
+        .args([&private, &public])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (private, public)
+}
+
+/// `tollgate verify IMAGE --allow-http-registry EXTRA...` against the rig's registry.
+fn verify_image(registry: &rig::Rig, image: &str, extra: &[&str]) -> (i32, String, String) {
+    let image = registry.image(image);
+    let mut args = vec!["verify", image.as_str(), "--allow-http-registry"];
+    args.extend_from_slice(extra);
+    bin::run(&registry.dir, &args)
+}
+
+/// `tollgate check --print-input` in `dir` (key store `keystore.yaml`) on a manifest whose
+/// `images:` entries are `entries`; returns `input.images`.
+fn check_input(dir: &Path, entries: &str, extra: &[&str]) -> serde_json::Value {
+    std::fs::write(
+        dir.join("tollgate.yaml"),
+        format!(
+            "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n{entries}"
+        ),
+    )
+    .unwrap();
+    let mut args = vec![
+        "check",
+        "--platform",
+        "local",
+        "--keystore",
+        "keystore.yaml",
+        "--allow-http-registry",
+        "--print-input",
+    ];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = bin::run(dir, &args);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["images"].clone()
+}
 
 /// Attaches `bundle` to `repo@digest` as cosign v3 does (referrers tag schema).
 fn attach(registry: &rig::Rig, repo: &str, digest: &str, bundle: &Path) {
@@ -481,13 +516,7 @@ fn cosign_v3_bundles_attached_as_referrers() {
     // Nothing attached at all.
     registry.push("v3/app:unsigned", "v3 unsigned");
 
-    let verify = |image: &str, extra: &[&str]| {
-        let image = registry.image(image);
-        let mut args = vec!["verify", image.as_str(), "--allow-http-registry"];
-        args.extend_from_slice(extra);
-        let out = bin::run(dir, &args);
-        (out.0, out.1, out.2)
-    };
+    let verify = |image: &str, extra: &[&str]| verify_image(&registry, image, extra);
     let keyless = [
         "--certificate-identity",
         IDENTITY,
@@ -537,27 +566,11 @@ fn cosign_v3_bundles_attached_as_referrers() {
     )
     .unwrap();
     let facts = |image: &str, extra: &[&str]| {
-        std::fs::write(
-            dir.join("tollgate.yaml"),
-            format!(
-                "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n    attestations: ['https://slsa.dev/provenance/v1']\n",
-                registry.image(image)
-            ),
-        )
-        .unwrap();
-        let mut args = vec![
-            "check",
-            "--platform",
-            "local",
-            "--keystore",
-            "keystore.yaml",
-            "--allow-http-registry",
-            "--print-input",
-        ];
-        args.extend_from_slice(extra);
-        let (code, stdout, stderr) = bin::run(dir, &args);
-        assert_eq!(code, 0, "{stderr}");
-        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["images"]["api"].clone()
+        let entry = format!(
+            "  - name: api\n    ref: {}\n    attestations: ['https://slsa.dev/provenance/v1']\n",
+            registry.image(image)
+        );
+        check_input(dir, &entry, extra)["api"].clone()
     };
     let f = facts("v3/app:v1", &["--trusted-root", root_s]);
     assert_eq!(f["signers"], serde_json::json!(["ci"]), "{f}");
@@ -622,22 +635,7 @@ fn cosign_v3_bundles_attached_as_referrers() {
     );
 
     // Key-signed v3 bundle: verified with --key against the same trusted root's log.
-    let (private, public) = {
-        let private = dir.join("release.key");
-        let public = dir.join("release.pub");
-        let script = "import sys\nfrom cryptography.hazmat.primitives import serialization as s\nfrom cryptography.hazmat.primitives.asymmetric import ec\nk = ec.generate_private_key(ec.SECP256R1())\nopen(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\nopen(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n";
-        let out = Command::new(python())
-            .args(["-c", script])
-            .args([&private, &public])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (private, public)
-    };
+    let (private, public) = keypair(dir, "release");
     let keyed = registry.push("v3/keyed:v1", "v3 keyed");
     attach(
         &registry,
@@ -680,12 +678,7 @@ fn keyless_cosign_v2_signatures_in_sig_layers() {
     let rogue_digest = registry.push("v2/app:rogue", "v2 rogue app");
     registry.sign_keyless("v2/app:rogue", &rogue, &rogue_digest, IDENTITY);
 
-    let verify = |image: &str, extra: &[&str]| {
-        let image = registry.image(image);
-        let mut args = vec!["verify", image.as_str(), "--allow-http-registry"];
-        args.extend_from_slice(extra);
-        bin::run(dir, &args)
-    };
+    let verify = |image: &str, extra: &[&str]| verify_image(&registry, image, extra);
     let keyless = [
         "--certificate-identity",
         IDENTITY,
@@ -742,60 +735,23 @@ fn keyless_cosign_v2_signatures_in_sig_layers() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        dir.join("tollgate.yaml"),
-        format!(
-            "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n",
-            registry.image("v2/app:v1")
-        ),
-    )
-    .unwrap();
-    let (code, stdout, stderr) = bin::run(
-        dir,
-        &[
-            "check",
-            "--platform",
-            "local",
-            "--keystore",
-            "keystore.yaml",
-            "--trusted-root",
-            root_s,
-            "--allow-http-registry",
-            "--print-input",
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let facts =
-        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["images"]["api"].clone();
+    let trusted = ["--trusted-root", root_s];
+    let entry =
+        |name: &str, image: &str| format!("  - name: {name}\n    ref: {}\n", registry.image(image));
+    let facts = check_input(dir, &entry("api", "v2/app:v1"), &trusted)["api"].clone();
     assert_eq!(facts["signers"], serde_json::json!(["ci"]), "{facts}");
 
     // Several images are verified side by side; each keeps its own facts.
-    std::fs::write(
-        dir.join("tollgate.yaml"),
-        format!(
-            "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n  - name: worker\n    ref: {}\n  - name: cron\n    ref: {}\n",
-            registry.image("v2/app:v1"),
-            registry.image("v2/app:rogue"),
-            registry.image("v2/app:other"),
-        ),
-    )
-    .unwrap();
-    let (code, stdout, stderr) = bin::run(
+    let images = check_input(
         dir,
         &[
-            "check",
-            "--platform",
-            "local",
-            "--keystore",
-            "keystore.yaml",
-            "--trusted-root",
-            root_s,
-            "--allow-http-registry",
-            "--print-input",
-        ],
+            entry("api", "v2/app:v1"),
+            entry("worker", "v2/app:rogue"),
+            entry("cron", "v2/app:other"),
+        ]
+        .concat(),
+        &trusted,
     );
-    assert_eq!(code, 0, "{stderr}");
-    let images = serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["images"].clone();
     assert_eq!(images["api"]["signed"], true, "{images}");
     assert_eq!(images["api"]["digest"], digest.as_str());
     assert_eq!(images["worker"]["signed"], false, "{images}");
