@@ -169,16 +169,10 @@ pub fn check(
                     "the logged payload hash is not the envelope payload's",
                 ));
             }
-            let sigs = spec
-                .get("signatures")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let found = sigs.len() == 1
-                && sigs.iter().any(|s| {
-                    b64_at(s, &["signature"]).as_deref() == Some(env.signature.as_slice())
-                        && signer_matches_pem(signer, str_at(s, &["verifier"]))
-                });
+            let found = single_signature(spec, |s| {
+                b64_at(s, &["signature"]).as_deref() == Some(env.signature.as_slice())
+                    && signer_matches_pem(signer, str_at(s, &["verifier"]))
+            });
             if !found {
                 return Err(mismatch(
                     entry,
@@ -197,16 +191,10 @@ pub fn check(
                     "the logged payload hash is not the envelope payload's",
                 ));
             }
-            let sigs = spec
-                .get("signatures")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let found = sigs.len() == 1
-                && sigs.iter().any(|s| {
-                    b64_at(s, &["content"]).as_deref() == Some(env.signature.as_slice())
-                        && signer_matches_v2(signer, s.get("verifier"))
-                });
+            let found = single_signature(spec, |s| {
+                b64_at(s, &["content"]).as_deref() == Some(env.signature.as_slice())
+                    && signer_matches_v2(signer, s.get("verifier"))
+            });
             if !found {
                 return Err(mismatch(
                     entry,
@@ -238,16 +226,10 @@ pub fn check(
             {
                 return Err(mismatch(entry, "the logged envelope is not the bundle's"));
             }
-            let sigs = envelope
-                .get("signatures")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let found = sigs.len() == 1
-                && sigs.iter().any(|s| {
-                    twice(s, "sig").as_deref() == Some(env.signature.as_slice())
-                        && signer_matches_pem(signer, str_at(s, &["publicKey"]))
-                });
+            let found = single_signature(envelope, |s| {
+                twice(s, "sig").as_deref() == Some(env.signature.as_slice())
+                    && signer_matches_pem(signer, str_at(s, &["publicKey"]))
+            });
             if !found {
                 return Err(mismatch(
                     entry,
@@ -260,5 +242,13 @@ pub fn check(
             entry,
             "this entry kind cannot record this kind of bundle content",
         )),
+    }
+}
+
+/// The entry records exactly one signature, and it satisfies `matches`.
+fn single_signature(spec: &Value, matches: impl Fn(&Value) -> bool) -> bool {
+    match spec.get("signatures").and_then(Value::as_array) {
+        Some(signatures) => signatures.len() == 1 && matches(&signatures[0]),
+        None => false,
     }
 }
