@@ -739,14 +739,11 @@ pub fn keyless_expectation(
     keyless: &crate::keystore::Keyless,
 ) -> Result<crate::sigstore::Expected, String> {
     use crate::sigstore::Matcher;
-    let matcher =
-        |exact: &Option<String>, regexp: &Option<String>, what: &str| match (exact, regexp) {
-            (Some(e), _) => Ok(Matcher::Exact(e.clone())),
-            (None, Some(r)) => regex::Regex::new(r)
-                .map(Matcher::Regex)
-                .map_err(|e| format!("{what} regexp `{r}`: {e}")),
-            (None, None) => Err(format!("no {what} given")),
-        };
+    let matcher = |exact: &Option<String>, regexp: &Option<String>, what: &str| {
+        Matcher::of(exact.as_deref(), regexp.as_deref())
+            .map_err(|e| format!("{what} regexp: {e}"))?
+            .ok_or_else(|| format!("no {what} given"))
+    };
     Ok(crate::sigstore::Expected::Keyless {
         identity: matcher(&keyless.identity, &keyless.identity_regexp, "identity")?,
         issuer: matcher(&keyless.issuer, &keyless.issuer_regexp, "issuer")?,

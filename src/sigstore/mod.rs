@@ -42,6 +42,16 @@ pub enum Matcher {
 }
 
 impl Matcher {
+    /// The matcher an exact value or a regular expression asks for (the exact value when both
+    /// are given); `None` when neither is.
+    pub fn of(exact: Option<&str>, regexp: Option<&str>) -> Result<Option<Matcher>, regex::Error> {
+        match (exact, regexp) {
+            (Some(s), _) => Ok(Some(Matcher::Exact(s.to_owned()))),
+            (None, Some(r)) => regex::Regex::new(r).map(|r| Some(Matcher::Regex(r))),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// Whether `value` matches.
     pub fn matches(&self, value: &str) -> bool {
         match self {
@@ -481,18 +491,16 @@ fn read(path: &Path, what: &str, limit: usize) -> Result<Vec<u8>, Error> {
 }
 
 fn matcher(exact: Option<&str>, regexp: Option<&str>, flag: &str) -> Result<Matcher, Error> {
-    match (exact, regexp) {
-        (Some(s), None) => Ok(Matcher::Exact(s.to_string())),
-        (None, Some(r)) => regex::Regex::new(r).map(Matcher::Regex).map_err(|e| {
-            usage(format!(
-                "--{flag}-regexp is not a valid regular expression: {e}"
-            ))
-        }),
-        (Some(_), Some(_)) => Err(usage(format!("pass --{flag} or --{flag}-regexp, not both"))),
-        (None, None) => Err(usage(format!(
-            "keyless verification needs --{flag} (or --{flag}-regexp); key-signed bundles need --key"
-        ))),
+    if exact.is_some() && regexp.is_some() {
+        return Err(usage(format!("pass --{flag} or --{flag}-regexp, not both")));
     }
+    Matcher::of(exact, regexp)
+        .map_err(|e| usage(format!("--{flag}-regexp is not a valid regular expression: {e}")))?
+        .ok_or_else(|| {
+            usage(format!(
+                "keyless verification needs --{flag} (or --{flag}-regexp); key-signed bundles need --key"
+            ))
+        })
 }
 
 /// Largest artifact read into memory.
