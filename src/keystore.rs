@@ -719,6 +719,20 @@ fn validate(
                             .help("set `issuer` or `issuer_regexp`, and `identity` or `identity_regexp`"),
                         );
                     }
+                    // Checked here so a bad pattern is reported where it is written, instead of
+                    // the entry silently trusting nothing at verification time.
+                    for (field, pattern) in [
+                        ("issuer_regexp", &keyless.issuer_regexp),
+                        ("identity_regexp", &keyless.identity_regexp),
+                    ] {
+                        if let Some(Err(e)) = pattern.as_deref().map(regex::Regex::new) {
+                            problems.push(KeyProblem::new(
+                                "keystore::invalid-regexp",
+                                format!("`{field}` of {kw} is not a valid regular expression: {e}"),
+                                node.span,
+                            ));
+                        }
+                    }
                     Some(Trust::Keyless(keyless))
                 }
             }
@@ -870,6 +884,15 @@ mod tests {
             Err(KeyStoreError::Invalid { problems, .. }) => problems,
             other => panic!("expected problems, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_keyless_entry_with_a_bad_regexp_is_a_problem() {
+        let text = "apiVersion: tollgate.dev/v1\nkind: KeyStore\nkeys:\n  - name: ci\n    keyless: {issuer: x, identity_regexp: '^(acme'}\n    roles: [image-signer]\n";
+        let found = problems(text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code, "keystore::invalid-regexp");
+        assert!(found[0].message.contains("identity_regexp"), "{found:?}");
     }
 
     #[test]
