@@ -13,6 +13,32 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
+/// `check` on the example with one extra policy and a JSON report: asserts the exit code and
+/// returns the report.
+fn check_example_with_policy(policy: &Path, code: i32) -> serde_json::Value {
+    let out = tollgate()
+        .args([
+            "check",
+            "--platform",
+            "local",
+            "-m",
+            EXAMPLE,
+            "-o",
+            "json",
+            "-p",
+        ])
+        .arg(policy)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_stdout(&out)
+}
+
 /// The binary in the repository root.
 fn tollgate() -> Command {
     bin::tollgate(&root())
@@ -334,27 +360,7 @@ fn a_policy_directory_is_read_as_a_bundle_with_nested_data() {
     )
     .expect("write");
     std::fs::write(team.join("data.json"), r#"{"limits": {"max_replicas": 2}}"#).expect("write");
-    let out = tollgate()
-        .args([
-            "check",
-            "--platform",
-            "local",
-            "-m",
-            EXAMPLE,
-            "-o",
-            "json",
-            "-p",
-        ])
-        .arg(dir.path())
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json_stdout(&out);
+    let report = check_example_with_policy(dir.path(), 1);
     let finding = &report["findings"][0];
     assert_eq!(finding["rule"], "team-replicas");
     assert_eq!(
@@ -431,27 +437,8 @@ fn metadata_annotations_give_plain_results_their_id_severity_and_help() {
         "package team\n\n# METADATA\n# title: Owner label\n# description: Every pipeline names its tier.\n# custom:\n#   id: team-tier-label\n#   severity: warning\n#   help: add a tier label to metadata.labels\ndeny contains msg if {\n  not input.manifest.metadata.labels.other\n  msg := sprintf(\"%s is missing\", [rego.metadata.rule().title])\n}\n",
     )
     .expect("write");
-    let out = tollgate()
-        .args([
-            "check",
-            "--platform",
-            "local",
-            "-m",
-            EXAMPLE,
-            "-o",
-            "json",
-            "-p",
-        ])
-        .arg(dir.path().join("team.rego"))
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "a warning does not fail: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json_stdout(&out);
+    // a warning does not fail.
+    let report = check_example_with_policy(&dir.path().join("team.rego"), 0);
     let finding = &report["findings"][0];
     assert_eq!(finding["rule"], "team-tier-label");
     assert_eq!(finding["severity"], "warning");
@@ -467,27 +454,7 @@ fn policies_in_check_have_the_same_extra_builtins_as_eval() {
         "package team\n\nwarn contains msg if {\n  msg := sprintf(\"%s %v\", [crypto.sha256(\"x\"), net.cidr_intersects(\"10.0.0.0/8\", \"10.1.0.0/16\")])\n}\n",
     )
     .expect("write");
-    let out = tollgate()
-        .args([
-            "check",
-            "--platform",
-            "local",
-            "-m",
-            EXAMPLE,
-            "-o",
-            "json",
-            "-p",
-        ])
-        .arg(dir.path().join("hash.rego"))
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json_stdout(&out);
+    let report = check_example_with_policy(&dir.path().join("hash.rego"), 0);
     assert_eq!(
         report["findings"][0]["message"],
         "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 true"
