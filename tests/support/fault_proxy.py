@@ -81,6 +81,8 @@ def main():
                         + "0" * 64 + '","size":2},"layers":[],"annotations":{"pad":"')
                 tail = '"}}'
                 payload = (head + "x" * (fault["size"] - len(head) - len(tail)) + tail).encode()
+                # Logged before answering: once the client has the answer, the log has the line.
+                log(f"{self.command} {self.path} 200 injected-huge")
                 self.send_response(200)
                 self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
                 self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(payload).hexdigest())
@@ -88,12 +90,12 @@ def main():
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
-                log(f"{self.command} {self.path} 200 injected-huge")
                 return
             if fault:
                 code = "TOOMANYREQUESTS" if fault["status"] == 429 else "UNAVAILABLE"
                 payload = (b'{"errors":[{"code":"%s","message":"injected by fault_proxy"}]}' % code.encode()
                            if self.command != "HEAD" else b"")
+                log(f"{self.command} {self.path} {fault['status']} injected")
                 self.send_response(fault["status"])
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -101,7 +103,6 @@ def main():
                     self.send_header("Retry-After", fault["retry_after"])
                 self.end_headers()
                 self.wfile.write(payload)
-                log(f"{self.command} {self.path} {fault['status']} injected")
                 return
             conn = http.client.HTTPConnection(upstream, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
@@ -110,6 +111,7 @@ def main():
             data = res.read()
             if after:
                 subprocess.run(after["command"], shell=True, check=True)
+            log(f"{self.command} {self.path} {res.status}")
             self.send_response(res.status)
             for k, v in res.getheaders():
                 if k.lower() not in HOP and k.lower() != "content-length":
@@ -121,7 +123,6 @@ def main():
             if self.command != "HEAD":
                 self.wfile.write(data)
             conn.close()
-            log(f"{self.command} {self.path} {res.status}")
 
         do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
 
