@@ -221,7 +221,11 @@ pub fn check(
             let envelope = content
                 .get("envelope")
                 .ok_or_else(|| mismatch(entry, "body has no envelope"))?;
-            if twice(envelope, "payload").as_deref() != Some(env.payload.as_slice())
+            // Rekor's canonical intoto body drops the payload (its hash above stands for it);
+            // a body that does carry one must carry this one.
+            let payload_differs = envelope.get("payload").is_some()
+                && twice(envelope, "payload").as_deref() != Some(env.payload.as_slice());
+            if payload_differs
                 || str_at(envelope, &["payloadType"]) != Some(env.payload_type.as_str())
             {
                 return Err(mismatch(entry, "the logged envelope is not the bundle's"));
@@ -250,5 +254,83 @@ fn single_signature(spec: &Value, matches: impl Fn(&Value) -> bool) -> bool {
     match spec.get("signatures").and_then(Value::as_array) {
         Some(signatures) => signatures.len() == 1 && matches(&signatures[0]),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::sigstore::bundle::Envelope;
+
+    /// An intoto v0.0.2 entry as Rekor canonicalizes it: no payload; signature and key are
+    /// base64 of base64 text. `edit` changes the body before it is checked.
+    fn intoto(env: &Envelope, pem: &str, edit: impl FnOnce(&mut Value)) -> TlogEntry {
+        let twice = |b: &[u8]| STANDARD.encode(STANDARD.encode(b));
+        let mut body = serde_json::json!({
+            "apiVersion": "0.0.2",
+            "kind": "intoto",
+            "spec": {"content": {
+                "envelope": {
+                    "payloadType": env.payload_type,
+                    "signatures": [{"publicKey": STANDARD.encode(pem), "sig": twice(&env.signature)}]
+                },
+                "hash": {"algorithm": "sha256", "value": "00"},
+                "payloadHash": {"algorithm": "sha256", "value": hex::encode(sha256(&env.payload))}
+            }}
+        });
+        edit(&mut body);
+        let body = serde_json::to_vec(&body).unwrap();
+        TlogEntry {
+            log_index: 1,
+            log_id: vec![0; 32],
+            kind: "intoto".into(),
+            version: "0.0.2".into(),
+            integrated_time: 0,
+            set: None,
+            proof: None,
+            body_b64: STANDARD.encode(&body),
+            body,
+        }
+    }
+
+    #[test]
+    fn intoto_entries_without_the_payload_record_the_envelope() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
+        let cert = [1u8, 2, 3];
+        let env = Envelope {
+            payload: br#"{"_type":"https://in-toto.io/Statement/v1"}"#.to_vec(),
+            payload_type: "application/vnd.in-toto+json".into(),
+            signature: vec![9; 8],
+        };
+        let content = Content::Dsse(env.clone());
+        let signer = SignerDer::Certificate(&cert);
+        let check = |entry: &TlogEntry| check(entry, &content, signer, &[0; 32]);
+        check(&intoto(&env, pem, |_| {})).unwrap();
+        // A body that does carry the payload must carry this one.
+        let with_payload = |p: &[u8]| {
+            let p = STANDARD.encode(STANDARD.encode(p));
+            move |b: &mut Value| b["spec"]["content"]["envelope"]["payload"] = p.into()
+        };
+        check(&intoto(&env, pem, with_payload(&env.payload))).unwrap();
+        let rejected = [
+            intoto(&env, pem, with_payload(b"{}")),
+            intoto(&env, pem, |b| {
+                b["spec"]["content"]["payloadHash"]["value"] = hex::encode([0u8; 32]).into()
+            }),
+            intoto(&env, pem, |b| {
+                b["spec"]["content"]["envelope"]["signatures"][0]["sig"] =
+                    STANDARD.encode(STANDARD.encode([8u8; 8])).into()
+            }),
+            intoto(
+                &env,
+                "-----BEGIN CERTIFICATE-----\nBAUG\n-----END CERTIFICATE-----\n",
+                |_| {},
+            ),
+        ];
+        for entry in &rejected {
+            let e = check(entry).unwrap_err();
+            assert!(e.to_string().contains("log entry"), "{e}");
+        }
     }
 }
