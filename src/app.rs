@@ -756,7 +756,9 @@ pub enum VerifySetupError {
 
 /// The keyless identity given by `tollgate verify --certificate-*`, if any (both an identity and
 /// an issuer are needed, as cosign requires).
-fn flag_identity(args: &VerifyArgs) -> Result<Option<crate::sigstore::Expected>, String> {
+fn flag_identity(
+    args: &crate::cli::KeylessArgs,
+) -> Result<Option<crate::sigstore::Expected>, String> {
     let keyless = crate::keystore::Keyless {
         issuer: args.certificate_oidc_issuer.clone(),
         issuer_regexp: args.certificate_oidc_issuer_regexp.clone(),
@@ -789,28 +791,13 @@ pub fn verify(
     args: &VerifyArgs,
     env: &Environment,
 ) -> Result<(Vec<VerifyResult>, usize), VerifySetupError> {
-    let identity = flag_identity(args).map_err(VerifySetupError::Sigstore)?;
-    let store = trusted_keys(args.keystore.as_deref(), &args.keys, env)
-        .map_err(VerifySetupError::Keys)?
-        .or_else(|| identity.is_some().then(KeyStore::default))
-        .filter(|s| {
-            identity.is_some()
-                || !s.image_signer_keys().is_empty()
-                || !s.image_signer_identities().is_empty()
-        })
-        .ok_or(VerifySetupError::NoKeys)?;
-    let options = RegistryOptions {
-        allow_http: args.allow_http_registry,
-        ..RegistryOptions::default()
+    let trust = Trust {
+        keys: &args.keys,
+        keystore: args.keystore.as_deref(),
+        keyless: &args.keyless,
+        allow_http_registry: args.allow_http_registry,
     };
-    let root =
-        load_trusted_root(args.trusted_root.as_deref()).map_err(VerifySetupError::Sigstore)?;
-    let mut verifier = CosignVerifier::new(&store, options, env)
-        .map_err(VerifySetupError::Runtime)?
-        .with_trusted_root(root, args.insecure_ignore_tlog);
-    if let Some(expected) = identity {
-        verifier = verifier.with_identity("certificate-identity", expected);
-    }
+    let verifier = trust.verifier(env)?;
     let results = args
         .images
         .iter()
@@ -822,19 +809,55 @@ pub fn verify(
     Ok((results, verifier.operations()))
 }
 
-/// The verifier of `tollgate verify-attestation`: the same key loading and registry options as
-/// `tollgate verify`, keys only (`.att` attestations are verified with keys).
+/// The verifier of `tollgate verify-attestation`: the same keys, keyless identities, trusted
+/// root and registry options as `tollgate verify`.
 pub fn attestation_verifier(
     args: &crate::cli::VerifyAttestationArgs,
     env: &Environment,
 ) -> Result<CosignVerifier, VerifySetupError> {
-    let store = trusted_keys(args.keystore.as_deref(), &args.keys, env)
-        .map_err(VerifySetupError::Keys)?
-        .filter(|s| !s.image_signer_keys().is_empty())
-        .ok_or(VerifySetupError::NoKeys)?;
-    let options = RegistryOptions {
-        allow_http: args.allow_http_registry,
-        ..RegistryOptions::default()
-    };
-    CosignVerifier::new(&store, options, env).map_err(VerifySetupError::Runtime)
+    Trust {
+        keys: &args.keys,
+        keystore: args.keystore.as_deref(),
+        keyless: &args.keyless,
+        allow_http_registry: args.allow_http_registry,
+    }
+    .verifier(env)
+}
+
+/// What `verify` and `verify-attestation` trust, from their flags.
+struct Trust<'a> {
+    keys: &'a [String],
+    keystore: Option<&'a std::path::Path>,
+    keyless: &'a crate::cli::KeylessArgs,
+    allow_http_registry: bool,
+}
+
+impl Trust<'_> {
+    /// The key store (or `--key`s), the `--certificate-*` identity and `--trusted-root` as one
+    /// verifier; no trusted key or identity at all is [`VerifySetupError::NoKeys`].
+    fn verifier(&self, env: &Environment) -> Result<CosignVerifier, VerifySetupError> {
+        let identity = flag_identity(self.keyless).map_err(VerifySetupError::Sigstore)?;
+        let store = trusted_keys(self.keystore, self.keys, env)
+            .map_err(VerifySetupError::Keys)?
+            .or_else(|| identity.is_some().then(KeyStore::default))
+            .filter(|s| {
+                identity.is_some()
+                    || !s.image_signer_keys().is_empty()
+                    || !s.image_signer_identities().is_empty()
+            })
+            .ok_or(VerifySetupError::NoKeys)?;
+        let options = RegistryOptions {
+            allow_http: self.allow_http_registry,
+            ..RegistryOptions::default()
+        };
+        let root = load_trusted_root(self.keyless.trusted_root.as_deref())
+            .map_err(VerifySetupError::Sigstore)?;
+        let mut verifier = CosignVerifier::new(&store, options, env)
+            .map_err(VerifySetupError::Runtime)?
+            .with_trusted_root(root, self.keyless.insecure_ignore_tlog);
+        if let Some(expected) = identity {
+            verifier = verifier.with_identity("certificate-identity", expected);
+        }
+        Ok(verifier)
+    }
 }

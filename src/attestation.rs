@@ -5,14 +5,18 @@
 //! is never resolved a second time), in the image's repository, like the `.sig` manifest
 //! ([`crate::cosign::attached_layers`]). Each layer of type `application/vnd.dsse.envelope.v1+json`
 //! is one envelope, checked on its own: a signature over DSSE's pre-authentication encoding by a
-//! trusted `image-signer` key (cosign writes an empty `keyid`, so every key is tried), payload
+//! trusted `image-signer` key (cosign writes an empty `keyid`, so every key is tried) or, for a
+//! keyless layer (cosign v2 `attest` with a Fulcio certificate), by a trusted keyless identity:
+//! the layer's certificate, chain and Rekor `intoto` entry are rebuilt as a Sigstore bundle and
+//! checked against `--trusted-root` as [`crate::cosign`] does for keyless `.sig` layers; payload
 //! type `application/vnd.in-toto+json`, an in-toto Statement v0.1 or v1 with a subject whose
 //! digest is the image's, and the predicate type taken from the signed statement (the layer's
 //! `predicateType` annotation is unsigned and only a hint). Envelopes that fail are never facts;
 //! each becomes an [`AttestationProblem`] saying why, so the user and the policies can see it.
 
-use crate::cosign::{LayerDescriptor, attached_layers};
-use crate::keystore::PublicKey;
+use crate::cosign::{
+    Checks, KeylessMaterial, LayerDescriptor, Policy, attached_layers, keyless_material,
+};
 use crate::registry::{FailureKind, Registry, RegistryError};
 use crate::verify::{AttestationFact, AttestationProblem};
 use base64::Engine as _;
@@ -42,12 +46,15 @@ pub struct AttestationLayer {
     pub predicate_type_hint: Option<String>,
     /// The layer content: the DSSE envelope (empty for layers of another media type).
     pub envelope: Vec<u8>,
+    /// Keyless attestations: the certificate, chain and Rekor bundle annotations.
+    pub keyless: Option<KeylessMaterial>,
 }
 
 /// An attestation whose envelope verified and whose statement is about the image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedAttestation {
-    /// Key-store names of the keys with a valid signature on the envelope, in key-store order.
+    /// Key-store names of the keys (or keyless identities) with a valid signature on the
+    /// envelope, in key-store order.
     pub signers: Vec<String>,
     /// The statement's `predicateType`.
     pub predicate_type: String,
@@ -55,6 +62,8 @@ pub struct VerifiedAttestation {
     pub predicate: Json,
     /// The envelope as stored (cosign's `verify-attestation` prints it).
     pub envelope: Json,
+    /// What was checked.
+    pub checks: Checks,
 }
 
 impl VerifiedAttestation {
@@ -89,12 +98,17 @@ fn b64(text: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// Checks one envelope; the error is `(problem, predicate type if known, why)`.
+/// Why an envelope is not a fact: `(problem, predicate type if known, why)`.
+type Rejection = (&'static str, Option<String>, String);
+
+/// Checks one envelope; keyless layers (with `keyless` material) against the policy's trusted
+/// root and identities, others against its keys.
 fn check_envelope(
     bytes: &[u8],
     digest: &str,
-    keys: &[(String, PublicKey)],
-) -> Result<VerifiedAttestation, (&'static str, Option<String>, String)> {
+    keyless: Option<&KeylessMaterial>,
+    policy: Policy<'_>,
+) -> Result<VerifiedAttestation, Rejection> {
     let malformed = |why: String| ("malformed", None, why);
     let envelope: Json = serde_json::from_slice(bytes)
         .map_err(|e| malformed(format!("the envelope is not JSON ({e})")))?;
@@ -121,25 +135,19 @@ fn check_envelope(
             "the envelope has no base64 signature in `signatures[].sig`".into(),
         ));
     }
-    let signed = crate::attest::pae(payload_type, &payload);
-    let signers: Vec<String> = keys
-        .iter()
-        .filter(|(_, key)| signatures.iter().any(|sig| key.verify(&signed, sig)))
-        .map(|(name, _)| name.clone())
-        .collect();
-    // Only a payload whose signature verified is read (its claims are untrusted until then);
-    // the predicate type of a rejected envelope is therefore left to the layer hint.
-    if signers.is_empty() {
-        let names: Vec<&str> = keys.iter().map(|(n, _)| n.as_str()).collect();
-        return Err((
-            "bad-signature",
-            None,
-            format!(
-                "the DSSE signature is not valid for any trusted image-signer key ({})",
-                names.join(", ")
-            ),
-        ));
-    }
+    let (signers, checks) = match keyless {
+        Some(material) => (
+            keyless_signers(material, payload_type, &payload, signatures, digest, policy)?,
+            Checks {
+                keyless: true,
+                tlog: !policy.ignore_tlog,
+            },
+        ),
+        None => (
+            key_signers(payload_type, &payload, &signatures, policy)?,
+            Checks::KEY_LAYER,
+        ),
+    };
     let signed_by = signers.join(", ");
     if payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(malformed(format!(
@@ -207,15 +215,105 @@ fn check_envelope(
         predicate_type,
         predicate: statement.get("predicate").cloned().unwrap_or(Json::Null),
         envelope,
+        checks,
     })
 }
 
-/// Checks fetched `.att` layers for `digest` against the trusted keys. `tag` names the `.att`
-/// manifest in messages.
+/// The key-store names of the keys whose signature over the envelope's PAE is valid.
+fn key_signers(
+    payload_type: &str,
+    payload: &[u8],
+    signatures: &[Vec<u8>],
+    policy: Policy<'_>,
+) -> Result<Vec<String>, Rejection> {
+    let signed = crate::attest::pae(payload_type, payload);
+    let signers: Vec<String> = policy
+        .keys
+        .iter()
+        .filter(|(_, key)| signatures.iter().any(|sig| key.verify(&signed, sig)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    // Only a payload whose signature verified is read (its claims are untrusted until then);
+    // the predicate type of a rejected envelope is therefore left to the layer hint.
+    if signers.is_empty() {
+        let names: Vec<&str> = policy.keys.iter().map(|(n, _)| n.as_str()).collect();
+        return Err((
+            "bad-signature",
+            None,
+            format!(
+                "the DSSE signature is not valid for any trusted image-signer key ({})",
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(signers)
+}
+
+/// The keyless identities that signed a keyless envelope (one signature, as cosign writes),
+/// verified as a Sigstore bundle: certificate chain and identity, SCT, the Rekor `intoto` entry
+/// and its SET. The bundle is checked for the subject the statement claims, so that an
+/// attestation copied from another image is reported as such below, once its signer is known.
+fn keyless_signers(
+    material: &KeylessMaterial,
+    payload_type: &str,
+    payload: &[u8],
+    mut signatures: Vec<Vec<u8>>,
+    digest: &str,
+    policy: Policy<'_>,
+) -> Result<Vec<String>, Rejection> {
+    use crate::sigstore::bundle::{Content, Envelope};
+    if signatures.len() != 1 {
+        return Err((
+            "malformed",
+            None,
+            format!(
+                "a keyless envelope carries {} signatures; cosign writes exactly one",
+                signatures.len()
+            ),
+        ));
+    }
+    let image_hex = digest.strip_prefix("sha256:").unwrap_or_default();
+    let claimed = serde_json::from_slice::<Json>(payload)
+        .ok()
+        .and_then(|statement| {
+            let subjects = statement.get("subject")?.as_array()?.clone();
+            let hexes: Vec<String> = subjects
+                .iter()
+                .filter_map(|s| s.pointer("/digest/sha256")?.as_str().map(str::to_owned))
+                .collect();
+            hexes
+                .iter()
+                .find(|h| h.eq_ignore_ascii_case(image_hex))
+                .or(hexes.first())
+                .cloned()
+        })
+        .unwrap_or_else(|| image_hex.to_owned());
+    let artifact = hex::decode(&claimed)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(crate::sigstore::Artifact::Digest)
+        .ok_or_else(|| {
+            (
+                "malformed",
+                None,
+                format!("a keyless attestation must name a sha256 subject; `{claimed}` is not one"),
+            )
+        })?;
+    let content = Content::Dsse(Envelope {
+        payload: payload.to_vec(),
+        payload_type: payload_type.to_owned(),
+        signature: signatures.remove(0),
+    });
+    crate::cosign::keyless_signers(material, content, &artifact, policy)
+        .map_err(|why| ("bad-signature", None, format!("keyless: {why}")))
+}
+
+/// Checks fetched `.att` layers for `digest` against the policy's keys and keyless identities.
+/// `tag` names the `.att` manifest in messages.
 pub fn check_layers(
     layers: &[AttestationLayer],
     digest: &str,
-    keys: &[(String, PublicKey)],
+    policy: Policy<'_>,
     tag: &str,
 ) -> (Vec<VerifiedAttestation>, Vec<AttestationProblem>) {
     let mut verified = Vec::new();
@@ -233,7 +331,7 @@ pub fn check_layers(
             });
             continue;
         }
-        match check_envelope(&layer.envelope, digest, keys) {
+        match check_envelope(&layer.envelope, digest, layer.keyless.as_ref(), policy) {
             Ok(v) => verified.push(v),
             Err((problem, predicate_type, why)) => problems.push(AttestationProblem {
                 predicate_type: predicate_type.or_else(|| layer.predicate_type_hint.clone()),
@@ -252,7 +350,7 @@ pub async fn fetch_attestations(
     registry: &Registry,
     image: &Reference,
     digest: &str,
-    keys: &[(String, PublicKey)],
+    policy: Policy<'_>,
 ) -> Result<Attestations, RegistryError> {
     let Some((att_ref, descriptors)) = attached_layers(registry, image, digest, "att").await?
     else {
@@ -277,12 +375,33 @@ pub async fn fetch_attestations(
         layers.push(fetch_layer(registry, &att_ref, descriptor).await?);
     }
     let tag = att_ref.tag().unwrap_or("").to_owned();
-    let (verified, problems) = check_layers(&layers, digest, keys, &tag);
+    let (verified, problems) = check_layers(&layers, digest, policy, &tag);
     Ok(Attestations {
         verified,
         problems,
         attached: true,
     })
+}
+
+/// Every attestation of `digest`: the `.att` layers and, with a trusted root (which bundles
+/// need), the cosign v3 attestation bundles attached as referrers. A registry failure on either
+/// is an error (the caller must not read it as "no attestation").
+pub async fn fetch_all(
+    registry: &Registry,
+    image: &Reference,
+    digest: &str,
+    policy: Policy<'_>,
+) -> Result<Attestations, RegistryError> {
+    let mut found = fetch_attestations(registry, image, digest, policy).await?;
+    if policy.trusted_root.is_some() {
+        let bundles = crate::referrers::fetch_bundles(registry, image, digest).await?;
+        let more = crate::referrers::check_bundle_attestations(&bundles, digest, policy);
+        // Signature bundles are among the referrers too; only attestations count as attached.
+        found.attached |= !more.verified.is_empty() || !more.problems.is_empty();
+        found.verified.extend(more.verified);
+        found.problems.extend(more.problems);
+    }
+    Ok(found)
 }
 
 /// cosign's `--type` aliases, resolved to predicate-type URIs; anything else is taken as a URI.
@@ -329,11 +448,11 @@ pub enum Outcome {
 }
 
 /// Resolves `reference` to a digest once, then fetches and verifies its attestations by that
-/// digest, keeping those of `predicate_type`.
+/// digest ([`fetch_all`]), keeping those of `predicate_type`.
 pub async fn verify_image(
     registry: &Registry,
     reference: &str,
-    keys: &[(String, PublicKey)],
+    policy: Policy<'_>,
     predicate_type: &str,
 ) -> Outcome {
     let parsed = match crate::registry::parse_reference(reference) {
@@ -345,7 +464,7 @@ pub async fn verify_image(
         Err(e) if e.kind == FailureKind::NotFound => return Outcome::NotFound(e),
         Err(e) => return Outcome::Failed(e),
     };
-    let found = match fetch_attestations(registry, &parsed, &digest, keys).await {
+    let found = match fetch_all(registry, &parsed, &digest, policy).await {
         Ok(found) => found,
         Err(e) => return Outcome::Failed(e),
     };
@@ -391,6 +510,7 @@ async fn fetch_layer(
             .get(PREDICATE_TYPE_ANNOTATION)
             .cloned(),
         envelope,
+        keyless: keyless_material(&descriptor.annotations),
     })
 }
 
@@ -398,6 +518,7 @@ async fn fetch_layer(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::keystore::PublicKey;
     use p256::ecdsa::signature::Signer as _;
 
     const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -434,6 +555,7 @@ mod tests {
             media_type: DSSE_MEDIA_TYPE.into(),
             predicate_type_hint: Some("hint".into()),
             envelope,
+            keyless: None,
         }
     }
 
@@ -450,7 +572,7 @@ mod tests {
                     &statement(kind, hex),
                 ))],
                 DIGEST,
-                &keys,
+                Policy::keys(&keys, &[]),
                 "t.att",
             );
             assert!(problems.is_empty(), "{problems:?}");
@@ -495,7 +617,8 @@ mod tests {
             (b"{not json".to_vec(), "malformed", "not JSON"),
         ];
         for (bytes, problem, text) in cases {
-            let (ok, problems) = check_layers(&[layer(bytes)], DIGEST, &keys, "t.att");
+            let (ok, problems) =
+                check_layers(&[layer(bytes)], DIGEST, Policy::keys(&keys, &[]), "t.att");
             assert!(ok.is_empty());
             assert_eq!(problems[0].problem, problem, "{problems:?}");
             assert!(problems[0].message.contains(text), "{problems:?}");
@@ -522,7 +645,7 @@ mod tests {
         let (ok, problems) = check_layers(
             &[layer(serde_json::to_vec(&env).unwrap())],
             DIGEST,
-            &keys,
+            Policy::keys(&keys, &[]),
             "t.att",
         );
         assert!(ok.is_empty());

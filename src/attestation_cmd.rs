@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use tollgate::attestation::{Outcome, predicate_type_for};
 use tollgate::cli::VerifyAttestationArgs;
 use tollgate::context::Environment;
+use tollgate::cosign::Checks;
 
 /// Runs the command: 0 verified, 10 no attestations, 11 image not found, 12 no matching
 /// attestation, 1 other. The first failing image decides the code.
@@ -33,9 +34,15 @@ pub fn verify_attestation(args: &VerifyAttestationArgs) -> ExitCode {
                     .flat_map(|a| a.signers.iter().map(String::as_str))
                     .collect();
                 signers.dedup();
+                let mut checks = Checks::lines(attestations.iter().map(|a| a.checks));
+                let subject = format!(
+                    "The statement's subject is the image digest and its predicate type is {wanted}"
+                );
+                checks.insert(1, &subject);
                 let _ = writeln!(
                     err,
-                    "\nVerification for {reference} --\nThe following checks were performed on each of these signatures:\n  - The cosign claims were validated\n  - The signatures were verified against the specified public key\n  - The statement's subject is the image digest and its predicate type is {wanted}\n  - The transparency log was not checked (.att attestations with keys)\nDigest: {digest}\nSigners: {}",
+                    "\nVerification for {reference} --\nThe following checks were performed on each of these signatures:\n  - {}\nDigest: {digest}\nSigners: {}",
+                    checks.join("\n  - "),
                     signers.join(", ")
                 );
                 for a in &attestations {

@@ -340,37 +340,9 @@ pub struct VerifyArgs {
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     pub annotations: Vec<(String, String)>,
 
-    /// Keyless: the certificate identity (SAN) a Sigstore bundle must carry.
-    #[arg(
-        long,
-        value_name = "IDENTITY",
-        conflicts_with = "certificate_identity_regexp"
-    )]
-    pub certificate_identity: Option<String>,
-
-    /// Keyless: a regular expression the certificate identity must match.
-    #[arg(long, value_name = "REGEXP")]
-    pub certificate_identity_regexp: Option<String>,
-
-    /// Keyless: the OIDC issuer the certificate must carry.
-    #[arg(
-        long,
-        value_name = "URL",
-        conflicts_with = "certificate_oidc_issuer_regexp"
-    )]
-    pub certificate_oidc_issuer: Option<String>,
-
-    /// Keyless: a regular expression the OIDC issuer must match.
-    #[arg(long, value_name = "REGEXP")]
-    pub certificate_oidc_issuer_regexp: Option<String>,
-
-    /// Sigstore trusted_root.json that cosign v3 bundles are checked against, offline.
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
-
-    /// Do not require a transparency-log entry in Sigstore bundles (as cosign's flag).
-    #[arg(long)]
-    pub insecure_ignore_tlog: bool,
+    /// The keyless identity and Sigstore trust root flags.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
 
     /// Allow plain-HTTP registries (loopback tests, lab registries).
     #[arg(long)]
@@ -402,9 +374,51 @@ pub struct VerifyAttestationArgs {
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
 
+    /// The keyless identity and Sigstore trust root flags.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
+
     /// Allow plain-HTTP registries (loopback tests, lab registries).
     #[arg(long)]
     pub allow_http_registry: bool,
+}
+
+/// cosign's keyless flags, shared by `verify` and `verify-attestation`.
+#[derive(Debug, Args)]
+pub struct KeylessArgs {
+    /// Keyless: the certificate identity (SAN) a keyless signature must carry.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+
+    /// Keyless: a regular expression the certificate identity must match.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_identity_regexp: Option<String>,
+
+    /// Keyless: the OIDC issuer the certificate must carry.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+
+    /// Keyless: a regular expression the OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+
+    /// Sigstore trusted_root.json that keyless signatures and cosign v3 bundles are checked
+    /// against, offline.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    /// Do not require a transparency-log entry for keyless signatures and Sigstore bundles (as
+    /// cosign's flag).
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
 }
 
 /// `tollgate verify -o`.

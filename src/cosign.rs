@@ -58,8 +58,8 @@ pub struct KeylessMaterial {
     pub rekor_bundle: Option<String>,
 }
 
-/// The keyless annotations of a layer, when it has a certificate.
-fn keyless_material(
+/// The keyless annotations of a `.sig` or `.att` layer, when it has a certificate.
+pub(crate) fn keyless_material(
     annotations: &std::collections::BTreeMap<String, String>,
 ) -> Option<KeylessMaterial> {
     Some(KeylessMaterial {
@@ -69,6 +69,47 @@ fn keyless_material(
     })
 }
 
+/// How a signature or attestation was verified, so that `verify` and `verify-attestation` state
+/// the checks that were really made (as cosign lists them), no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Checks {
+    /// Through a Fulcio certificate chained to the trusted root (else a trusted key).
+    pub keyless: bool,
+    /// Its transparency-log entry was verified (SET or inclusion proof).
+    pub tlog: bool,
+}
+
+impl Checks {
+    /// A key-signed `.sig` or `.att` layer: the key only (its Rekor annotation is not read).
+    pub const KEY_LAYER: Checks = Checks {
+        keyless: false,
+        tlog: false,
+    };
+
+    /// cosign's "checks performed" lines for a set of verified items.
+    pub fn lines(all: impl IntoIterator<Item = Checks>) -> Vec<&'static str> {
+        let all: Vec<Checks> = all.into_iter().collect();
+        let mut lines = vec!["The cosign claims were validated"];
+        if all.iter().any(|c| c.tlog) {
+            lines.push("Existence of the claims in the transparency log was verified offline");
+        }
+        if all.iter().any(|c| c.keyless) {
+            lines.push(
+                "The code-signing certificate was verified using trusted certificate authority certificates",
+            );
+        }
+        if all.iter().any(|c| !c.keyless) {
+            lines.push("The signatures were verified against the specified public key");
+        }
+        if all.iter().any(|c| !c.tlog) {
+            lines.push(
+                "The transparency log was not checked (key-signed .sig/.att layers, or --insecure-ignore-tlog)",
+            );
+        }
+        lines
+    }
+}
+
 /// A signature that verified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedSignature {
@@ -76,6 +117,8 @@ pub struct VerifiedSignature {
     pub signers: Vec<String>,
     /// The decoded simple-signing payload.
     pub payload: serde_json::Value,
+    /// What was checked.
+    pub checks: Checks,
 }
 
 /// The result of verifying one image.
@@ -249,7 +292,12 @@ pub fn check_layers(
             continue;
         };
         if let Some(material) = &layer.keyless {
-            match keyless_signers(material, &layer.payload, &signature, policy) {
+            let content = crate::sigstore::bundle::Content::Message {
+                digest: None,
+                signature,
+            };
+            let artifact = crate::sigstore::Artifact::Bytes(layer.payload.clone());
+            match keyless_signers(material, content, &artifact, policy) {
                 Ok(signers) => {
                     let checked = serde_json::from_slice(&layer.payload)
                         .map_err(|e| format!("the signed payload is not JSON ({e})"))
@@ -257,7 +305,14 @@ pub fn check_layers(
                             check_payload(&payload, digest, policy.annotations).map(|()| payload)
                         });
                     match checked {
-                        Ok(payload) => verified.push(VerifiedSignature { signers, payload }),
+                        Ok(payload) => verified.push(VerifiedSignature {
+                            signers,
+                            payload,
+                            checks: Checks {
+                                keyless: true,
+                                tlog: !policy.ignore_tlog,
+                            },
+                        }),
                         Err(reason) => reasons.push(format!(
                             "layer {n} (keyless, {}): {reason}",
                             signers.join(", ")
@@ -304,21 +359,23 @@ pub fn check_layers(
         verified.push(VerifiedSignature {
             signers: signers.iter().map(|s| (*s).to_owned()).collect(),
             payload,
+            checks: Checks::KEY_LAYER,
         });
     }
     (verified, reasons)
 }
 
-/// The key-store names whose keyless identity signed a keyless layer. The layer is rebuilt as a
-/// Sigstore bundle v0.1 (message signature over the payload, the certificate and its chain
-/// without the root, the Rekor entry with its SET) and verified against the trusted root.
-fn keyless_signers(
+/// The key-store names whose keyless identity signed a keyless `.sig` or `.att` layer. The layer
+/// is rebuilt as a Sigstore bundle v0.1 (`content`: the message signature over the payload, or
+/// the DSSE envelope; the certificate and its chain without the root; the Rekor entry with its
+/// SET) and verified against the trusted root for `artifact`.
+pub(crate) fn keyless_signers(
     material: &KeylessMaterial,
-    payload: &[u8],
-    signature: &[u8],
+    content: crate::sigstore::bundle::Content,
+    artifact: &crate::sigstore::Artifact,
     policy: Policy<'_>,
 ) -> Result<Vec<String>, String> {
-    use crate::sigstore::bundle::{Bundle, Content, Signer, Version};
+    use crate::sigstore::bundle::{Bundle, Signer, Version};
     let Some(root) = policy.trusted_root else {
         return Err(
             "a keyless signature (Fulcio certificate); pass --trusted-root to verify it".into(),
@@ -368,10 +425,7 @@ fn keyless_signers(
     let bundle = Bundle {
         version: Version::V0_1,
         signer: Signer::Certificate { leaf, rest },
-        content: Content::Message {
-            digest: None,
-            signature: signature.to_vec(),
-        },
+        content,
         tlog_entries,
         timestamps: Vec::new(),
     };
@@ -379,11 +433,10 @@ fn keyless_signers(
         skip_tlog: policy.ignore_tlog,
         now: jiff::Timestamp::now(),
     };
-    let artifact = crate::sigstore::Artifact::Bytes(payload.to_vec());
     let mut signers = Vec::new();
     let mut failures = Vec::new();
     for (name, expected) in policy.identities {
-        match crate::sigstore::verify_bundle(&bundle, root, &artifact, expected, &options) {
+        match crate::sigstore::verify_bundle(&bundle, root, artifact, expected, &options) {
             Ok(_) => signers.push(name.clone()),
             Err(e) => failures.push(format!("{name}: {e}")),
         }
@@ -648,59 +701,40 @@ impl CosignVerifier {
         self
     }
 
-    /// Fetches and verifies the `.att` attestations of `digest` (already resolved from
-    /// `reference`; the tag is not resolved again).
+    /// Fetches and verifies the attestations of `digest` (already resolved from `reference`; the
+    /// tag is not resolved again): `.att` layers, and v3 bundles with a trusted root.
     pub fn attestations(
         &self,
         reference: &str,
         digest: &str,
     ) -> Result<crate::attestation::Attestations, RegistryError> {
         let parsed = parse_reference(reference)?;
-        self.runtime
-            .block_on(crate::attestation::fetch_attestations(
-                &self.registry,
-                &parsed,
-                digest,
-                &self.keys,
-            ))
-    }
-
-    /// Fetches the Sigstore bundles attached to `digest` as referrers and verifies the
-    /// attestations among them (blocking).
-    pub fn bundle_attestations(
-        &self,
-        reference: &str,
-        digest: &str,
-    ) -> Result<crate::attestation::Attestations, RegistryError> {
-        let parsed = parse_reference(reference)?;
-        let bundles = self.runtime.block_on(crate::referrers::fetch_bundles(
+        self.runtime.block_on(crate::attestation::fetch_all(
             &self.registry,
             &parsed,
             digest,
-        ))?;
-        let policy = Policy {
-            keys: &self.keys,
-            annotations: &[],
-            identities: &self.identities,
-            trusted_root: self.trusted_root.as_ref(),
-            ignore_tlog: self.ignore_tlog,
-        };
-        Ok(crate::referrers::check_bundle_attestations(
-            &bundles, digest, policy,
+            self.policy(&[]),
         ))
     }
 
     /// Verifies one reference (blocking).
     pub fn verify_reference(&self, reference: &str, annotations: &[(String, String)]) -> Outcome {
-        let policy = Policy {
+        self.runtime.block_on(verify_image(
+            &self.registry,
+            reference,
+            self.policy(annotations),
+        ))
+    }
+
+    /// What this verifier trusts, with the annotations a payload must carry.
+    fn policy<'a>(&'a self, annotations: &'a [(String, String)]) -> Policy<'a> {
+        Policy {
             keys: &self.keys,
             annotations,
             identities: &self.identities,
             trusted_root: self.trusted_root.as_ref(),
             ignore_tlog: self.ignore_tlog,
-        };
-        self.runtime
-            .block_on(verify_image(&self.registry, reference, policy))
+        }
     }
 
     /// `verify-attestation`: resolves `reference` once and verifies its `.att` attestations of
@@ -713,7 +747,7 @@ impl CosignVerifier {
         self.runtime.block_on(crate::attestation::verify_image(
             &self.registry,
             reference,
-            &self.keys,
+            self.policy(&[]),
             predicate_type,
         ))
     }
@@ -794,25 +828,6 @@ impl ImageVerifier for CosignVerifier {
                         "registry {} while fetching attestations: {e}",
                         e.kind.as_str()
                     ));
-                }
-            }
-            // cosign v3 attestations are bundles attached as referrers (checkable only
-            // against a trusted root).
-            if let (Some(_), true) = (&self.trusted_root, facts.verified) {
-                match self.bundle_attestations(&image.reference, &digest) {
-                    Ok(found) => {
-                        facts
-                            .attestations
-                            .extend(found.verified.iter().map(|a| a.fact()));
-                        facts.attestation_problems.extend(found.problems);
-                    }
-                    Err(e) => {
-                        facts.verified = false;
-                        facts.error = Some(format!(
-                            "registry {} while fetching attestation bundles: {e}",
-                            e.kind.as_str()
-                        ));
-                    }
                 }
             }
         }

@@ -15,7 +15,7 @@ use tollgate::cli::{
     VerifyFormat, WaiverCommand,
 };
 use tollgate::context::Environment;
-use tollgate::cosign::Outcome;
+use tollgate::cosign::{Checks, Outcome};
 use tollgate::finding::Verdict;
 use tollgate::report::{self, Destination, Options, Style};
 
@@ -157,9 +157,11 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
                 signatures,
                 signers,
             } => {
+                let checks = Checks::lines(signatures.iter().map(|s| s.checks));
                 let _ = writeln!(
                     err,
-                    "\nVerification for {reference} --\nThe following checks were performed on each of these signatures:\n  - The cosign claims were validated\n  - The signatures were verified against the specified public key\n  - The transparency log was not checked (legacy .sig signatures with keys)\nDigest: {digest}\nSigners: {}",
+                    "\nVerification for {reference} --\nThe following checks were performed on each of these signatures:\n  - {}\nDigest: {digest}\nSigners: {}",
+                    checks.join("\n  - "),
                     signers.join(", ")
                 );
                 let payloads: Vec<&serde_json::Value> =
@@ -181,7 +183,7 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
                 10,
                 format!(
                     "Error: no signatures found for {reference} ({digest}){}",
-                    if args.trusted_root.is_none() {
+                    if args.keyless.trusted_root.is_none() {
                         "; cosign v3 bundles attached as OCI referrers are checked only with --trusted-root"
                     } else {
                         ""

@@ -12,7 +12,7 @@
 //! `https://sigstore.dev/cosign/sign/v1` naming the image digest as subject, or a message
 //! signature over the digest; attestation bundles of other predicate types are not signatures.
 
-use crate::cosign::{Policy, VerifiedSignature};
+use crate::cosign::{Checks, Policy, VerifiedSignature};
 use crate::registry::{FailureKind, Registry, RegistryError};
 use crate::sigstore::{self, Artifact, Expected, VerifiedSigner};
 use oci_client::Reference;
@@ -172,6 +172,7 @@ pub fn check_bundles(
         let candidates = candidates(policy);
         let mut signers = Vec::new();
         let mut statement = None;
+        let mut checks = Checks::default();
         let mut failures = Vec::new();
         for (name, expected) in &candidates {
             match sigstore::verify(
@@ -192,6 +193,7 @@ pub fn check_bundles(
                             continue;
                         }
                     }
+                    checks = checks_of(&v.signer, policy);
                     statement = Some(describe(&v.signer, v.statement.clone()));
                     signers.push(name.clone());
                 }
@@ -199,7 +201,11 @@ pub fn check_bundles(
             }
         }
         match statement {
-            Some(payload) => verified.push(VerifiedSignature { signers, payload }),
+            Some(payload) => verified.push(VerifiedSignature {
+                signers,
+                payload,
+                checks,
+            }),
             None if candidates.is_empty() => reasons.push(format!(
                 "bundle {referrer}: no image-signer key or keyless identity is trusted"
             )),
@@ -266,6 +272,7 @@ pub fn check_bundle_attestations(
         };
         let mut signers = Vec::new();
         let mut statement = None;
+        let mut checks = Checks::default();
         let mut failures = Vec::new();
         for (name, expected) in candidates(policy) {
             match sigstore::verify(
@@ -277,6 +284,7 @@ pub fn check_bundle_attestations(
             ) {
                 Ok(v) => {
                     signers.push(name);
+                    checks = checks_of(&v.signer, policy);
                     statement = v.statement;
                 }
                 Err(e) => failures.push(format!("{name}: {e}")),
@@ -294,6 +302,7 @@ pub fn check_bundle_attestations(
                     .cloned()
                     .unwrap_or(serde_json::Value::Null),
                 envelope: statement,
+                checks,
             }),
             None => found.problems.push(AttestationProblem {
                 predicate_type: claimed,
@@ -306,6 +315,14 @@ pub fn check_bundle_attestations(
         }
     }
     found
+}
+
+/// What verifying a bundle checked.
+fn checks_of(signer: &VerifiedSigner, policy: Policy<'_>) -> Checks {
+    Checks {
+        keyless: matches!(signer, VerifiedSigner::Identity { .. }),
+        tlog: !policy.ignore_tlog,
+    }
 }
 
 /// A `sha256:<hex>` digest as bytes.

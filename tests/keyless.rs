@@ -759,3 +759,168 @@ fn keyless_cosign_v2_signatures_in_sig_layers() {
     assert_eq!(images["cron"]["signed"], false, "{images}");
     assert_eq!(images["cron"]["digest"], other.as_str());
 }
+
+/// `tollgate verify-attestation IMAGE --allow-http-registry EXTRA...` against the rig's registry.
+fn verify_attestation(registry: &rig::Rig, image: &str, extra: &[&str]) -> (i32, String, String) {
+    let image = registry.image(image);
+    let mut args = vec![
+        "verify-attestation",
+        image.as_str(),
+        "--allow-http-registry",
+    ];
+    args.extend_from_slice(extra);
+    bin::run(&registry.dir, &args)
+}
+
+#[test]
+fn keyless_cosign_v2_attestations_in_att_layers() {
+    if !prerequisites()
+        || rig::prerequisites().is_none()
+        || rig::attestation_prerequisites().is_none()
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let registry = rig::Rig::start(dir);
+    let ca = dir.join("ca");
+    let ca_s = ca.to_str().unwrap();
+    rig_run(&["init", ca_s]);
+    let rogue = dir.join("rogue");
+    rig_run(&["init", rogue.to_str().unwrap()]);
+    let root = ca.join("trusted_root.json");
+    let root_s = root.to_str().unwrap();
+    let builder = "https://github.com/acme/builder";
+    let digest = registry.push("att/app:v1", "keyless attested app");
+    registry.sign_keyless("att/app:v1", &ca, &digest, IDENTITY);
+    let other = registry.push("att/app:other", "another app");
+    // One `.att` with a good keyless SLSA provenance and three that must not count: by a CA the
+    // trusted root does not hold, about another image, and by another workflow's identity.
+    registry.attest(
+        "att/app",
+        &digest,
+        &[
+            format!("keyless={ca_s},predicate=slsa1,builder={builder}"),
+            format!("keyless={},predicate=slsa1", rogue.display()),
+            format!("keyless={ca_s},predicate=slsa1,subject={other}"),
+            format!(
+                "keyless={ca_s},predicate=slsa1,identity=https://github.com/acme/other/.github/workflows/x.yml@refs/heads/main"
+            ),
+        ],
+    );
+    // An image whose only attestation is about another image.
+    registry.attest(
+        "att/app",
+        &other,
+        &[format!("keyless={ca_s},predicate=slsa1,subject={digest}")],
+    );
+
+    let keyless = [
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        root_s,
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        let mut args = vec!["--type", "slsaprovenance1"];
+        args.extend_from_slice(&keyless);
+        args.extend_from_slice(extra);
+        args
+    };
+    let (code, stdout, stderr) = verify_attestation(&registry, "att/app:v1", &with(&[]));
+    assert_eq!(code, 0, "{stderr}");
+    // Only the good envelope is printed, and the checks listed are the ones made.
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let envelope: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+    assert!(
+        stderr.contains("Existence of the claims in the transparency log was verified offline"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("code-signing certificate was verified"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("specified public key"), "{stderr}");
+    assert!(stderr.contains("Signers: certificate-identity"), "{stderr}");
+
+    let (code, _, stderr) =
+        verify_attestation(&registry, "att/app:v1", &with(&["--insecure-ignore-tlog"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("The transparency log was not checked"),
+        "{stderr}"
+    );
+    // Without the trusted root nothing keyless can verify, and the message says what to pass.
+    let (code, _, stderr) = verify_attestation(
+        &registry,
+        "att/app:v1",
+        &[
+            "--type",
+            "slsaprovenance1",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ],
+    );
+    assert_eq!(code, 12, "{stderr}");
+    assert!(stderr.contains("--trusted-root"), "{stderr}");
+    let (code, _, stderr) = verify_attestation(&registry, "att/app:other", &with(&[]));
+    assert_eq!(code, 12, "an attestation about another image: {stderr}");
+    assert!(stderr.contains("copied from another image"), "{stderr}");
+    let (code, _, stderr) = verify_attestation(
+        &registry,
+        "att/app:v1",
+        &[
+            "--type",
+            "slsaprovenance1",
+            "--certificate-identity",
+            "https://github.com/acme/other/.github/workflows/x.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            root_s,
+        ],
+    );
+    assert_eq!(
+        code, 0,
+        "the other workflow's attestation verifies for its identity: {stderr}"
+    );
+
+    // check: the attestation is a fact signed by the key store's keyless entry; the others are
+    // problems saying why.
+    std::fs::write(
+        dir.join("keystore.yaml"),
+        format!(
+            "apiVersion: tollgate.dev/v1\nkind: KeyStore\nkeys:\n  - name: ci\n    keyless: {{issuer: '{ISSUER}', identity: '{IDENTITY}'}}\n    roles: [image-signer]\n"
+        ),
+    )
+    .unwrap();
+    let entry = format!(
+        "  - name: api\n    ref: {}\n    attestations: ['https://slsa.dev/provenance/v1']\n",
+        registry.image("att/app:v1")
+    );
+    let facts = check_input(dir, &entry, &["--trusted-root", root_s])["api"].clone();
+    assert_eq!(facts["signers"], serde_json::json!(["ci"]), "{facts}");
+    let attestations = facts["attestations"].as_array().unwrap();
+    assert_eq!(attestations.len(), 1, "{facts}");
+    assert_eq!(attestations[0]["signer"], "ci");
+    assert_eq!(
+        attestations[0]["predicate"]["runDetails"]["builder"]["id"],
+        builder
+    );
+    let problems: Vec<&str> = facts["attestation_problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["problem"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        problems,
+        ["bad-signature", "subject-mismatch", "bad-signature"],
+        "{facts}"
+    );
+}

@@ -11,7 +11,13 @@ securesystemslib's `Envelope.sign(CryptoSigner)` (PAE "DSSEv1 len type len body"
 code, and, as cosign does, its `keyid` is written empty.
 
 LAYER is a comma-separated list of key=value:
-  key=PATH          PEM PKCS#8 ECDSA private key that signs the envelope (required unless raw)
+  key=PATH          PEM PKCS#8 ECDSA private key that signs the envelope (required unless raw
+                    or keyless)
+  keyless=DIR       sign keyless, as cosign v2 `attest` does, with a fresh certificate from the
+                    test Sigstore instance in DIR (sigstore_rig.py): the layer carries the
+                    certificate, chain and Rekor bundle (an intoto v0.0.2 entry with its SET)
+                    as annotations; the statement is an in-toto Statement v1
+  identity=URI      the keyless certificate's identity (default the rig's)
   predicate=slsa02  SLSA provenance v0.2 in an in-toto Statement v0.1 (default)
   predicate=slsa1   SLSA provenance v1 in an in-toto Statement v1
   builder=URI       the builder id (default https://github.com/actions/runner)
@@ -52,6 +58,30 @@ def upload_blob(base, repo, data):
             {"Content-Type": "application/octet-stream"})
     return digest
 
+def keyless_envelope(spec, image_digest):
+    """The envelope and the keyless layer annotations, signed by the test Sigstore instance."""
+    import os, tempfile
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sigstore_rig
+    _, predicate_type, predicate = PREDICATES[spec.get("predicate", "slsa1")]
+    identity = spec.get("identity",
+                        "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main")
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle_path = os.path.join(tmp, "bundle.json")
+        annotations_path = os.path.join(tmp, "annotations.json")
+        sigstore_rig.sign(spec["keyless"], None, bundle_path, identity,
+                          "https://token.actions.githubusercontent.com",
+                          spec.get("subject", image_digest), 0, 0, None, annotations_path,
+                          predicate_type,
+                          predicate(spec.get("builder", "https://github.com/actions/runner")),
+                          "intoto")
+        with open(bundle_path) as f:
+            env = json.load(f)["dsseEnvelope"]
+        with open(annotations_path) as f:
+            annotations = json.load(f)
+    env["signatures"][0]["keyid"] = ""
+    return json.dumps(env).encode(), predicate_type, annotations
+
 def envelope(spec, image_digest):
     kind = spec.get("predicate", "slsa02")
     statement_type, predicate_type, predicate = PREDICATES[kind]
@@ -77,8 +107,11 @@ def main(host, repo, image_digest, *layers):
     descriptors, diff_ids, doomed = [], [], []
     for text in layers:
         spec = dict(item.split("=", 1) for item in text.split(","))
+        annotations = {"dev.cosignproject.cosign/signature": ""}
         if "raw" in spec:
             data, predicate_type = spec["raw"].encode(), PREDICATES[spec.get("predicate", "slsa02")][1]
+        elif "keyless" in spec:
+            data, predicate_type, annotations = keyless_envelope(spec, image_digest)
         else:
             data, predicate_type = envelope(spec, image_digest)
         digest = upload_blob(base, repo, data)
@@ -89,8 +122,7 @@ def main(host, repo, image_digest, *layers):
             "mediaType": "application/vnd.dsse.envelope.v1+json",
             "size": int(spec.get("size", len(data))),
             "digest": digest,
-            "annotations": {"dev.cosignproject.cosign/signature": "",
-                            "predicateType": predicate_type},
+            "annotations": {**annotations, "predicateType": predicate_type},
         })
     config = json.dumps({"architecture": "", "created": "0001-01-01T00:00:00Z",
                          "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",

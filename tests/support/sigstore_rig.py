@@ -19,7 +19,11 @@ Usage:
       Offsets shift the certificate's validity or the log's integrated time, to build
       certificates that had expired when the log saw them. --cosign-annotations FILE also writes
       the annotations of a cosign v2 keyless `.sig` layer over ARTIFACT (a simple-signing
-      payload): signature, certificate, chain and the Rekor bundle (SET).
+      payload): signature, certificate, chain and the Rekor bundle (SET); with --dsse-subject,
+      those of a cosign v2 keyless `.att` layer (empty signature annotation; the DSSE envelope
+      is the bundle's). --rekor-kind intoto logs a DSSE statement as cosign v2 `attest` does, an
+      intoto v0.0.2 entry (Rekor's canonical body: no payload, signature and key base64-encoded
+      twice), instead of a dsse v0.0.1 entry.
   sigstore_rig.py verify DIR BUNDLE ARTIFACT IDENTITY ISSUER
       sigstore-python's verdict (exit 0 verified); needs the `sigstore` package.
 """
@@ -354,7 +358,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def sign(
     directory, artifact, out, identity, issuer, dsse_subject, nb_offset, log_offset, key, legacy,
-    predicate_type="https://sigstore.dev/cosign/sign/v1", predicate=None,
+    predicate_type="https://sigstore.dev/cosign/sign/v1", predicate=None, rekor_kind="dsse",
 ):
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     if key:
@@ -393,7 +397,34 @@ def sign(
             "signatures": [{"sig": b64(signature)}],
         }
         envelope_bytes = json.dumps(envelope).encode()
-        body = {
+        intoto = {
+            "apiVersion": "0.0.2",
+            "kind": "intoto",
+            "spec": {
+                "content": {
+                    # As Rekor canonicalizes it: the payload is left out, and the signature
+                    # and key are base64 of the envelope's base64 text.
+                    "envelope": {
+                        "payloadType": payload_type,
+                        "signatures": [
+                            {
+                                "publicKey": b64(verifier_pem),
+                                "sig": b64(b64(signature).encode()),
+                            }
+                        ],
+                    },
+                    "hash": {
+                        "algorithm": "sha256",
+                        "value": hashlib.sha256(envelope_bytes).hexdigest(),
+                    },
+                    "payloadHash": {
+                        "algorithm": "sha256",
+                        "value": hashlib.sha256(payload).hexdigest(),
+                    },
+                }
+            },
+        }
+        dsse = {
             "apiVersion": "0.0.1",
             "kind": "dsse",
             "spec": {
@@ -405,6 +436,7 @@ def sign(
                 "signatures": [{"signature": b64(signature), "verifier": b64(verifier_pem)}],
             },
         }
+        body = intoto if rekor_kind == "intoto" else dsse
         bundle["dsseEnvelope"] = envelope
     else:
         with open(artifact, "rb") as f:
@@ -426,7 +458,9 @@ def sign(
     entry = tlog_entry(directory, body, integrated_time)
     material["tlogEntries"] = [entry]
     if legacy:
-        write_legacy_annotations(directory, legacy, signature, verifier_pem, entry)
+        # An attestation layer's signature is inside its envelope; the annotation stays empty.
+        layer_signature = b"" if dsse_subject else signature
+        write_legacy_annotations(directory, legacy, layer_signature, verifier_pem, entry)
     bundle["verificationMaterial"] = material
     # Field order as sigstore clients write it: mediaType, verificationMaterial, content.
     ordered = {k: bundle[k] for k in ["mediaType", "verificationMaterial"]}
@@ -436,7 +470,7 @@ def sign(
 
 
 def write_legacy_annotations(directory, out, signature, cert_pem, entry) -> None:
-    """The layer annotations of a keyless cosign `.sig` signature (cosign v2's layout)."""
+    """The layer annotations of a keyless cosign `.sig` or `.att` layer (cosign v2's layout)."""
     chain = b""
     for file in ["ca.pem", "root.pem"]:
         with open(os.path.join(directory, file), "rb") as f:
@@ -511,6 +545,7 @@ def main(argv) -> int:
     p.add_argument("--cosign-annotations", help="also write a keyless .sig layer's annotations")
     p.add_argument("--predicate-type", default="https://sigstore.dev/cosign/sign/v1")
     p.add_argument("--predicate", default="{}", help="the statement's predicate, JSON")
+    p.add_argument("--rekor-kind", choices=["dsse", "intoto"], default="dsse")
     p = sub.add_parser("verify")
     for arg in ["dir", "bundle", "artifact", "identity", "issuer"]:
         p.add_argument(arg)
@@ -531,6 +566,7 @@ def main(argv) -> int:
             args.cosign_annotations,
             args.predicate_type,
             json.loads(args.predicate),
+            args.rekor_kind,
         )
     else:
         return verify(args.dir, args.bundle, args.artifact, args.identity, args.issuer)
