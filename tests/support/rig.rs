@@ -126,7 +126,7 @@ pub fn start_registry(dir: &Path) -> Registry {
 
 /// Runs `docker-registry serve` with `config` in `dir` and waits until `GET /v2/` answers with
 /// `ready_status` (200 for an open registry, 401 for one that requires auth).
-fn serve(dir: &Path, port: u16, config: &str, ready_status: &str) -> Registry {
+pub fn serve(dir: &Path, port: u16, config: &str, ready_status: &str) -> Registry {
     let config_file = dir.join("registry.yml");
     std::fs::write(&config_file, config).unwrap();
     let log = dir.join("registry.log");
