@@ -168,45 +168,32 @@ pub fn check_bundles(
             ));
             continue;
         };
-        let options = options(policy);
-        let candidates = candidates(policy);
-        let mut signers = Vec::new();
-        let mut statement = None;
-        let mut checks = Checks::default();
-        let mut failures = Vec::new();
-        for (name, expected) in &candidates {
-            match sigstore::verify(
-                bundle,
-                root,
-                &Artifact::Digest(image_sha256),
-                expected,
-                &options,
-            ) {
-                Ok(v) => {
-                    if let Some(s) = &v.statement {
-                        let predicate = s.get("predicateType").and_then(|p| p.as_str());
-                        if predicate != Some(COSIGN_SIGN_PREDICATE) {
-                            failures.push(format!(
-                                "{name}: an attestation (predicate type {}), not a signature",
-                                predicate.unwrap_or("none")
-                            ));
-                            continue;
-                        }
-                    }
-                    checks = checks_of(&v.signer, policy);
-                    statement = Some(describe(&v.signer, v.statement.clone()));
-                    signers.push(name.clone());
-                }
-                Err(e) => failures.push(format!("{name}: {e}")),
+        let trial = try_trusted(bundle, root, image_sha256, policy, |v| {
+            match v
+                .statement
+                .as_ref()
+                .map(|s| s.get("predicateType").and_then(|p| p.as_str()))
+            {
+                Some(predicate) if predicate != Some(COSIGN_SIGN_PREDICATE) => Err(format!(
+                    "an attestation (predicate type {}), not a signature",
+                    predicate.unwrap_or("none")
+                )),
+                _ => Ok(()),
             }
-        }
+        });
+        let statement = trial
+            .verified
+            .as_ref()
+            .map(|v| describe(&v.signer, v.statement.clone()));
+        let checks = trial.checks(policy);
+        let (signers, failures) = (trial.signers, trial.failures);
         match statement {
             Some(payload) => verified.push(VerifiedSignature {
                 signers,
                 payload,
                 checks,
             }),
-            None if candidates.is_empty() => reasons.push(format!(
+            None if failures.is_empty() => reasons.push(format!(
                 "bundle {referrer}: no image-signer key or keyless identity is trusted"
             )),
             None => reasons.push(format!(
@@ -270,26 +257,10 @@ pub fn check_bundle_attestations(
         let Some(root) = policy.trusted_root else {
             continue;
         };
-        let mut signers = Vec::new();
-        let mut statement = None;
-        let mut checks = Checks::default();
-        let mut failures = Vec::new();
-        for (name, expected) in candidates(policy) {
-            match sigstore::verify(
-                bundle,
-                root,
-                &Artifact::Digest(image_sha256),
-                &expected,
-                &options(policy),
-            ) {
-                Ok(v) => {
-                    signers.push(name);
-                    checks = checks_of(&v.signer, policy);
-                    statement = v.statement;
-                }
-                Err(e) => failures.push(format!("{name}: {e}")),
-            }
-        }
+        let trial = try_trusted(bundle, root, image_sha256, policy, |_| Ok(()));
+        let checks = trial.checks(policy);
+        let statement = trial.verified.and_then(|v| v.statement);
+        let (signers, failures) = (trial.signers, trial.failures);
         match statement {
             Some(statement) => found.verified.push(VerifiedAttestation {
                 signers,
@@ -317,12 +288,70 @@ pub fn check_bundle_attestations(
     found
 }
 
-/// What verifying a bundle checked.
-fn checks_of(signer: &VerifiedSigner, policy: Policy<'_>) -> Checks {
-    Checks {
-        keyless: matches!(signer, VerifiedSigner::Identity { .. }),
-        tlog: !policy.ignore_tlog,
+/// One bundle tried with every trusted key and keyless identity.
+struct Trial {
+    /// The names that verified it (and that `accept` took).
+    signers: Vec<String>,
+    /// The result of the last of them.
+    verified: Option<sigstore::Verified>,
+    /// Why each other name did not.
+    failures: Vec<String>,
+}
+
+impl Trial {
+    /// What verifying the bundle checked.
+    fn checks(&self, policy: Policy<'_>) -> Checks {
+        Checks {
+            keyless: self
+                .verified
+                .as_ref()
+                .is_some_and(|v| matches!(v.signer, VerifiedSigner::Identity { .. })),
+            tlog: !policy.ignore_tlog,
+        }
     }
+}
+
+/// Verifies `bundle` for the image with each trusted key and keyless identity; a verification
+/// counts only when `accept` takes it (its error is the reason it does not).
+fn try_trusted(
+    bundle: &[u8],
+    root: &sigstore::TrustedRoot,
+    image_sha256: [u8; 32],
+    policy: Policy<'_>,
+    accept: impl Fn(&sigstore::Verified) -> Result<(), String>,
+) -> Trial {
+    let mut trial = Trial {
+        signers: Vec::new(),
+        verified: None,
+        failures: Vec::new(),
+    };
+    let parsed = match sigstore::bundle::parse(bundle) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            trial.failures.push(e.to_string());
+            return trial;
+        }
+    };
+    let options = options(policy);
+    for (name, expected) in candidates(policy) {
+        let verified = sigstore::verify_bundle(
+            &parsed,
+            root,
+            &Artifact::Digest(image_sha256),
+            &expected,
+            &options,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|v| accept(&v).map(|()| v));
+        match verified {
+            Ok(v) => {
+                trial.signers.push(name);
+                trial.verified = Some(v);
+            }
+            Err(e) => trial.failures.push(format!("{name}: {e}")),
+        }
+    }
+    trial
 }
 
 /// A `sha256:<hex>` digest as bytes.
