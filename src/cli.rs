@@ -66,31 +66,12 @@ pub struct VerifyBundleArgs {
     /// The Sigstore bundle (JSON).
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
-    /// Expected certificate SAN identity (keyless).
-    #[arg(long, value_name = "IDENTITY")]
-    pub certificate_identity: Option<String>,
-    /// Expected certificate SAN identity, as a regular expression.
-    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_identity")]
-    pub certificate_identity_regexp: Option<String>,
-    /// Expected Fulcio OIDC issuer (keyless).
-    #[arg(long, value_name = "URL")]
-    pub certificate_oidc_issuer: Option<String>,
-    /// Expected Fulcio OIDC issuer, as a regular expression.
-    #[arg(
-        long,
-        value_name = "REGEXP",
-        conflicts_with = "certificate_oidc_issuer"
-    )]
-    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// The keyless identity, trusted root (required: nothing is fetched) and tlog flags.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     /// PEM public key of a key-signed bundle.
     #[arg(long, value_name = "PATH_TO_KEY")]
     pub key: Option<PathBuf>,
-    /// The Sigstore trusted root (trusted_root.json); required, nothing is fetched.
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
-    /// Do not require a transparency-log entry (like cosign --insecure-ignore-tlog).
-    #[arg(long)]
-    pub insecure_ignore_tlog: bool,
     /// The artifact path, or sha256:<64 hex> when no such file exists.
     #[arg(value_name = "FILE_OR_DIGEST")]
     pub artifact: String,

@@ -65,13 +65,13 @@ fn run_verify_bundle(args: &tollgate::cli::VerifyBundleArgs) -> ExitCode {
     use tollgate::sigstore::{self, ErrorKind, Request, VerifiedSigner};
     let request = Request {
         bundle: &args.bundle,
-        trusted_root: args.trusted_root.as_deref(),
+        trusted_root: args.keyless.trusted_root.as_deref(),
         key: args.key.as_deref(),
-        identity: args.certificate_identity.as_deref(),
-        identity_regexp: args.certificate_identity_regexp.as_deref(),
-        issuer: args.certificate_oidc_issuer.as_deref(),
-        issuer_regexp: args.certificate_oidc_issuer_regexp.as_deref(),
-        skip_tlog: args.insecure_ignore_tlog,
+        identity: args.keyless.certificate_identity.as_deref(),
+        identity_regexp: args.keyless.certificate_identity_regexp.as_deref(),
+        issuer: args.keyless.certificate_oidc_issuer.as_deref(),
+        issuer_regexp: args.keyless.certificate_oidc_issuer_regexp.as_deref(),
+        skip_tlog: args.keyless.insecure_ignore_tlog,
         artifact: &args.artifact,
     };
     match sigstore::run(&request) {
