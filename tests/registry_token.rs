@@ -201,6 +201,31 @@ fn bearer_tokens_are_fetched_once_and_reused() {
     assert!(!output.contains(&handed), "the token is printed: {output}");
     outputs.push(output);
 
+    // GitLab CI's job credentials, for the registry CI_REGISTRY names (and only for it).
+    let host = registry.host();
+    let gitlab = [
+        ("CI_REGISTRY", host.as_str()),
+        ("CI_REGISTRY_USER", TOKEN_USER),
+        ("CI_REGISTRY_PASSWORD", TOKEN_PASSWORD),
+    ];
+    let (code, output, token_requests, _) = verify_with(&gitlab);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(
+        token_requests,
+        ["GET /token repository:tok/app:pull basic 200"]
+    );
+    outputs.push(output);
+    let (code, output, _, _) = verify_with(&[
+        ("CI_REGISTRY", "registry.gitlab.example"),
+        ("CI_REGISTRY_USER", TOKEN_USER),
+        ("CI_REGISTRY_PASSWORD", TOKEN_PASSWORD),
+    ]);
+    assert_eq!(
+        code, 1,
+        "another registry's job credentials are not sent: {output}"
+    );
+    outputs.push(output);
+
     // Anonymous: the token server grants nothing, the registry refuses it; named, exit 1.
     let (code, output, token_requests, _) = verify_with(&[]);
     assert_eq!(code, 1, "{output}");
