@@ -3,12 +3,13 @@
 
   registry_verify.py TOLLGATE_BIN RUNS
 
-Starts Debian's docker-registry twice on 127.0.0.1 (open, and with bcrypt htpasswd auth), pushes
+Starts Debian's docker-registry three times on 127.0.0.1 (open, with bcrypt htpasswd auth, and
+with token auth in front of tests/support/token_server.py), pushes
 one image with skopeo, signs it with tests/support/cosign_sign.py (Python `cryptography`) and
 skopeo's sigstore-attachment writer, then runs `tollgate verify` RUNS times against each and
 prints, per registry, the median and minimum wall time of the whole process and the HTTP
-requests one verification made (counted from the registry's own access log, so nothing in
-tollgate is trusted to count itself). Run it through scripts/bench/registry-verify.sh.
+requests one verification made (counted from the registry's own access log, plus the token
+server's log for the token registry, so nothing in tollgate is trusted to count itself). Run it through scripts/bench/registry-verify.sh.
 """
 import os, re, socket, statistics, subprocess, sys, tempfile, time
 
@@ -23,10 +24,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_registry(work, name, htpasswd=None):
+def start_registry(work, name, auth=""):
     port = free_port()
     config = os.path.join(work, f"{name}.yml")
-    auth = f"auth:\n  htpasswd:\n    realm: bench\n    path: {htpasswd}\n" if htpasswd else ""
     with open(config, "w") as f:
         f.write(f"version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n"
                 f"    rootdirectory: {work}/{name}-data\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}")
@@ -50,6 +50,26 @@ def requests(log):
         return [m.groups() for m in map(ACCESS.search, f) if m]
 
 
+def start_token_server(work):
+    """tests/support/token_server.py; returns (process, its port, its directory)."""
+    directory = os.path.join(work, "tokens")
+    os.makedirs(directory)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, f"{SUPPORT}/token_server.py", directory, str(port), USER, PASSWORD],
+                            stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "ready":
+        sys.exit("token_server.py did not start")
+    return proc, port, directory
+
+
+def token_requests(directory):
+    try:
+        with open(os.path.join(directory, "token.log")) as f:
+            return [("GET", line.split()[1], line.split()[-1]) for line in f]
+    except FileNotFoundError:
+        return []
+
+
 def main():
     tollgate, runs = sys.argv[1], int(sys.argv[2])
     with tempfile.TemporaryDirectory() as work:
@@ -57,7 +77,13 @@ def main():
         subprocess.run(["htpasswd", "-i", "-B", "-c", htpasswd, USER], input=PASSWORD.encode(),
                        check=True, capture_output=True)
         open_reg, open_host, open_log = start_registry(work, "open")
-        auth_reg, auth_host, auth_log = start_registry(work, "auth", htpasswd)
+        auth_reg, auth_host, auth_log = start_registry(
+            work, "auth", f"auth:\n  htpasswd:\n    realm: bench\n    path: {htpasswd}\n")
+        token_proc, token_port, token_dir = start_token_server(work)
+        token_reg, token_host, token_log = start_registry(
+            work, "token", f"auth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n"
+            f"    service: tollgate-rig\n    issuer: tollgate-rig-token-issuer\n"
+            f"    rootcertbundle: {token_dir}/token.pem\n")
         try:
             layout = os.path.join(work, "layout")
             subprocess.run([sys.executable, f"{SUPPORT}/make_oci_layout.py", layout, "latest", "bench"], check=True)
@@ -82,17 +108,25 @@ def main():
             subprocess.run(["skopeo", "--registries.d", regd, "copy", "--quiet", "--src-tls-verify=false",
                             "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}",
                             f"docker://{ref}", f"docker://{auth_host}/bench/app:v1"], check=True)
+            subprocess.run(["skopeo", "--registries.d", regd, "copy", "--quiet", "--src-tls-verify=false",
+                            "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}",
+                            f"docker://{ref}", f"docker://{token_host}/bench/app:v1"], check=True)
             env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_REGISTRY_")}
             env["DOCKER_CONFIG"] = os.path.join(work, "no-docker-config")
-            cases = [("open registry, anonymous", open_host, open_log, {}),
+            creds = {"TOLLGATE_REGISTRY_USERNAME": USER, "TOLLGATE_REGISTRY_PASSWORD": PASSWORD}
+            no_tokens = lambda: []
+            cases = [("open registry, anonymous", open_host, open_log, {}, no_tokens),
                      ("htpasswd registry, TOLLGATE_REGISTRY_USERNAME/_PASSWORD", auth_host, auth_log,
-                      {"TOLLGATE_REGISTRY_USERNAME": USER, "TOLLGATE_REGISTRY_PASSWORD": PASSWORD})]
+                      creds, no_tokens),
+                     ("token registry (bearer), TOLLGATE_REGISTRY_USERNAME/_PASSWORD", token_host, token_log,
+                      creds, lambda: token_requests(token_dir))]
             print(f"| registry | runs | median ms | min ms | HTTP requests per verification |")
             print(f"|---|---|---|---|---|")
-            for label, host, log, extra in cases:
+            for label, host, log, extra, tokens in cases:
                 times, counts, shapes = [], set(), None
                 for _ in range(runs):
                     before = len(requests(log))
+                    tokens_before = len(tokens())
                     start = time.perf_counter()
                     out = subprocess.run([tollgate, "verify", f"{host}/bench/app:v1", "--key", pub,
                                           "--allow-http-registry"], env={**env, **extra},
@@ -101,17 +135,16 @@ def main():
                     if out.returncode != 0:
                         sys.exit(f"verify failed ({out.returncode}): {out.stderr}")
                     time.sleep(0.05)  # let the registry flush its log line
-                    made = requests(log)[before:]
+                    made = tokens()[tokens_before:] + requests(log)[before:]
                     counts.add(len(made))
                     shapes = made
                 print(f"| {label} | {runs} | {statistics.median(times):.1f} | {min(times):.1f} | "
                       f"{'/'.join(map(str, sorted(counts)))} |")
                 print("    " + ", ".join(f"{m} {u} {s}" for m, u, s in shapes), file=sys.stderr)
         finally:
-            open_reg.kill()
-            auth_reg.kill()
-            open_reg.wait()
-            auth_reg.wait()
+            for proc in (open_reg, auth_reg, token_reg, token_proc):
+                proc.kill()
+                proc.wait()
 
 
 if __name__ == "__main__":
