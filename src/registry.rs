@@ -158,6 +158,40 @@ enum Authorization {
     Bearer(String),
 }
 
+impl Authorization {
+    /// `request` carrying this authorization. reqwest drops the `Authorization` header on a
+    /// redirect to another host.
+    fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Authorization::Anonymous => request,
+            Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
+            Authorization::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+
+    /// The secrets as they go over the wire (the password also as the base64 of the basic
+    /// header), so that an answer echoing the request can be scrubbed before it is reported.
+    fn secrets(&self) -> Vec<String> {
+        match self {
+            Authorization::Anonymous => Vec::new(),
+            Authorization::Basic(user, password) => vec![
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
+                password.clone(),
+            ],
+            Authorization::Bearer(token) => vec![token.clone()],
+        }
+    }
+}
+
+/// `body` as text with every non-empty secret replaced: registry answers end up in error
+/// messages, and a hostile registry could echo the request's `Authorization` header.
+fn redact(body: &[u8], secrets: &[String]) -> String {
+    secrets.iter().filter(|secret| !secret.is_empty()).fold(
+        String::from_utf8_lossy(body).into_owned(),
+        |text, secret| text.replace(secret.as_str(), "<redacted>"),
+    )
+}
+
 /// A reference as given, parsed.
 pub fn parse_reference(text: &str) -> Result<Reference, RegistryError> {
     text.parse::<Reference>().map_err(|e| {
@@ -286,8 +320,9 @@ impl Registry {
         let request = http
             .get(url)
             .header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPES.join(", "));
-        let mut response = self
-            .authorize(request, reference)
+        let authorization = self.authorization(reference);
+        let mut response = authorization
+            .apply(request)
             .send()
             .await
             .map_err(|e| oci(e.into()))?;
@@ -312,8 +347,9 @@ impl Registry {
                 .await
                 .map(Body::into_prefix)
                 .unwrap_or_default();
+            let body = redact(&body, &authorization.secrets());
             return Err(Failure {
-                error: status_error(status, &body, url, what, reference),
+                error: status_error(status, body.as_bytes(), url, what, reference),
                 retry_after,
                 challenge,
             });
@@ -620,17 +656,25 @@ impl Registry {
         if let Some(service) = &service {
             query.push(("service", service));
         }
-        let mut request = http.get(&realm).query(&query);
-        if let RegistryAuth::Basic(user, password) = auth {
-            request = request.basic_auth(user, Some(password));
-        }
-        let mut response = request.send().await?;
+        let credentials = match auth {
+            RegistryAuth::Basic(user, password) => {
+                Authorization::Basic(user.clone(), password.clone())
+            }
+            _ => Authorization::Anonymous,
+        };
+        let mut response = credentials
+            .apply(http.get(&realm).query(&query))
+            .send()
+            .await?;
         let status = response.status();
         let body = read_limited(&mut response, SMALL_BODY_LIMIT)
             .await?
             .into_prefix();
         if status != reqwest::StatusCode::OK {
-            let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            let text: String = redact(&body, &credentials.secrets())
+                .chars()
+                .take(200)
+                .collect();
             return Err(OciDistributionError::AuthenticationFailure(format!(
                 "HTTP {status} from the token service {realm}: {}",
                 text.trim()
@@ -641,23 +685,13 @@ impl Registry {
         Ok(Authorization::Bearer(token.token().to_owned()))
     }
 
-    /// `request` with what authentication decided for `reference`'s repository (nothing before
-    /// it ran). reqwest drops the `Authorization` header on a redirect to another host.
-    fn authorize(
-        &self,
-        request: reqwest::RequestBuilder,
-        reference: &Reference,
-    ) -> reqwest::RequestBuilder {
-        let found = self
-            .authorizations
+    /// What authentication decided for `reference`'s repository (nothing before it ran).
+    fn authorization(&self, reference: &Reference) -> Authorization {
+        self.authorizations
             .lock()
             .ok()
-            .and_then(|map| map.get(&scope_of(reference)).cloned());
-        match found {
-            Some(Authorization::Basic(user, password)) => request.basic_auth(user, Some(password)),
-            Some(Authorization::Bearer(token)) => request.bearer_auth(token),
-            Some(Authorization::Anonymous) | None => request,
-        }
+            .and_then(|map| map.get(&scope_of(reference)).cloned())
+            .unwrap_or(Authorization::Anonymous)
     }
 
     fn scheme(&self) -> &'static str {
@@ -1488,6 +1522,29 @@ mod tests {
         assert!(!retryable(&e));
         let e = classify(204, "");
         assert_eq!(e.kind, FailureKind::Malformed);
+    }
+
+    #[test]
+    fn echoed_secrets_are_redacted() {
+        let basic = Authorization::Basic("alice".into(), "s3cret".into());
+        let echoed = format!(
+            "you sent Authorization: Basic {} (password s3cret)",
+            base64::engine::general_purpose::STANDARD.encode("alice:s3cret")
+        );
+        let text = redact(echoed.as_bytes(), &basic.secrets());
+        assert_eq!(
+            text,
+            "you sent Authorization: Basic <redacted> (password <redacted>)"
+        );
+        let bearer = Authorization::Bearer("tok-123".into());
+        assert_eq!(
+            redact(b"Bearer tok-123", &bearer.secrets()),
+            "Bearer <redacted>"
+        );
+        assert_eq!(
+            redact(b"as is", &Authorization::Anonymous.secrets()),
+            "as is"
+        );
     }
 
     #[test]
