@@ -1,23 +1,37 @@
-//! Registry access for verification, on `oci-client`: credentials, limits and classified errors.
+//! Registry access for verification: credentials, limits and classified errors.
 //!
-//! The protocol work is `oci-client`'s; this module decides what is asked and what a failure
-//! means. Every failure is a [`RegistryError`] with a [`FailureKind`] (not found, unauthorized,
+//! Blobs and referrers go through `oci-client`. Manifests are fetched by this module's own GET
+//! (on the same `reqwest`), because `oci-client` reads a whole manifest into memory before
+//! anyone can look at its size and keeps the response headers to itself: here a manifest is
+//! refused from its `Content-Length` before any byte is read, the streamed body is cut off as
+//! soon as it passes [`MAX_MANIFEST_BYTES`] (so a missing or lying length cannot make tollgate
+//! hold more), and a 429 or 503 answer's `Retry-After` is honoured, capped.
+//!
+//! Every failure is a [`RegistryError`] with a [`FailureKind`] (not found, unauthorized,
 //! network, malformed, server), the thing that was being fetched and how to fix it; nothing is
 //! swallowed or logged away. Requests are made anonymously first and authenticate only when the
-//! registry answers 401, so an open registry costs no extra round trip; a bearer token obtained
-//! once is reused for the rest of the repository's requests. 429 and 5xx answers are retried a
-//! bounded number of times with back-off. Credentials come from the [`Environment`] snapshot,
-//! never from the process environment, and are never printed. Docker credential helpers
-//! (`credHelpers`, `credsStore`) are run once per registry, with a time and output limit.
+//! registry answers 401 (or once per repository up front when credentials are configured), so
+//! an open registry costs no extra round trip. Authentication is the registry token protocol
+//! as `oci-client` does it: the registry's challenge (from the 401, or a `GET /v2/` probe)
+//! decides between a bearer token from its token service, HTTP basic credentials, or nothing.
+//! What it decided is remembered per repository for this module's manifest GETs and handed to
+//! `oci-client`'s token cache for its blob and referrers requests. 429 and 5xx answers are
+//! retried a bounded number of times with back-off. Credentials come from the [`Environment`]
+//! snapshot, never from the process environment, and are never printed. Docker credential
+//! helpers (`credHelpers`, `credsStore`) are run once per registry, with a time and output
+//! limit.
 
 use crate::context::Environment;
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
+use oci_client::token_cache::{RegistryToken, RegistryTokenType};
 use oci_client::{Client, Reference, RegistryOperation};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -33,6 +47,13 @@ pub const MANIFEST_MEDIA_TYPES: &[&str] = &[
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];
+
+/// The longest wait a `Retry-After` header can ask for (less when the request timeout is
+/// shorter): a hostile or confused registry must not be able to stall a CI run.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(10);
+/// How much of an error answer or a token answer is read (an OCI error envelope or a token is
+/// a few KiB; a registry must not make tollgate hold more for them).
+const SMALL_BODY_LIMIT: usize = 64 * 1024;
 
 /// How to reach registries.
 #[derive(Debug, Clone)]
@@ -105,6 +126,72 @@ impl RegistryError {
     }
 }
 
+/// One failed attempt inside [`Registry::with_auth`]: the error, and what the answer said about
+/// the next attempt (only this module's own GETs can see response headers).
+struct Failure {
+    error: RegistryError,
+    /// The `Retry-After` of a 429 or 503 answer.
+    retry_after: Option<Duration>,
+    /// The `WWW-Authenticate` challenge of a 401 answer (saves the `GET /v2/` probe).
+    challenge: Option<String>,
+}
+
+impl From<RegistryError> for Failure {
+    fn from(error: RegistryError) -> Self {
+        Failure {
+            error,
+            retry_after: None,
+            challenge: None,
+        }
+    }
+}
+
+/// What a repository's requests carry, as the registry's challenge decided. Deliberately
+/// without `Debug`: it holds secrets.
+#[derive(Clone)]
+enum Authorization {
+    /// The registry asked for nothing, or for basic credentials when there are none.
+    Anonymous,
+    /// HTTP basic credentials: the registry's challenge was not a bearer one.
+    Basic(String, String),
+    /// A bearer token: from the registry's token service, or configured as one.
+    Bearer(String),
+}
+
+impl Authorization {
+    /// `request` carrying this authorization. reqwest drops the `Authorization` header on a
+    /// redirect to another host.
+    fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Authorization::Anonymous => request,
+            Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
+            Authorization::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+
+    /// The secrets as they go over the wire (the password also as the base64 of the basic
+    /// header), so that an answer echoing the request can be scrubbed before it is reported.
+    fn secrets(&self) -> Vec<String> {
+        match self {
+            Authorization::Anonymous => Vec::new(),
+            Authorization::Basic(user, password) => vec![
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
+                password.clone(),
+            ],
+            Authorization::Bearer(token) => vec![token.clone()],
+        }
+    }
+}
+
+/// `body` as text with every non-empty secret replaced: registry answers end up in error
+/// messages, and a hostile registry could echo the request's `Authorization` header.
+fn redact(body: &[u8], secrets: &[String]) -> String {
+    secrets.iter().filter(|secret| !secret.is_empty()).fold(
+        String::from_utf8_lossy(body).into_owned(),
+        |text, secret| text.replace(secret.as_str(), "<redacted>"),
+    )
+}
+
 /// A reference as given, parsed.
 pub fn parse_reference(text: &str) -> Result<Reference, RegistryError> {
     text.parse::<Reference>().map_err(|e| {
@@ -119,13 +206,18 @@ pub fn parse_reference(text: &str) -> Result<Reference, RegistryError> {
 /// A registry client for one run. Cheap to share; tokens are cached per repository.
 pub struct Registry {
     client: Client,
+    /// The HTTP client of this module's own requests (manifests, the `/v2/` probe, tokens),
+    /// configured like `oci-client`'s; an error when it could not be built.
+    http: Result<reqwest::Client, String>,
     options: RegistryOptions,
     env: Environment,
     requests: AtomicUsize,
     /// `registry/repository` pairs already authenticated with configured credentials.
-    authenticated: std::sync::Mutex<std::collections::HashSet<String>>,
+    authenticated: Mutex<HashSet<String>>,
+    /// What authentication decided per `registry/repository`, for the manifest GETs.
+    authorizations: Mutex<HashMap<String, Authorization>>,
     /// Credentials per registry, so a credential helper runs once per registry and run.
-    credentials: std::sync::Mutex<std::collections::HashMap<String, (RegistryAuth, String)>>,
+    credentials: Mutex<HashMap<String, (RegistryAuth, String)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -136,6 +228,15 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// `registry/repository`: the unit tokens and remembered authorizations are kept for.
+fn scope_of(reference: &Reference) -> String {
+    format!(
+        "{}/{}",
+        reference.resolve_registry(),
+        reference.repository()
+    )
+}
+
 impl Registry {
     /// A client with the given options; `env` supplies credentials.
     pub fn new(options: RegistryOptions, env: &Environment) -> Registry {
@@ -143,6 +244,7 @@ impl Registry {
         // deprecated only for lacking post-quantum key exchange, which registries do not need yet.
         #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let user_agent = concat!("tollgate/", env!("CARGO_PKG_VERSION"));
         let config = ClientConfig {
             protocol: if options.allow_http {
                 ClientProtocol::Http
@@ -152,16 +254,26 @@ impl Registry {
             read_timeout: Some(options.timeout),
             connect_timeout: Some(options.timeout),
             platform_resolver: None,
-            user_agent: concat!("tollgate/", env!("CARGO_PKG_VERSION")),
+            user_agent,
             ..ClientConfig::default()
         };
+        // The same settings oci-client gives its reqwest client for this config (its TLS roots,
+        // redirect policy and proxy handling are reqwest's defaults, so they match too).
+        let http = reqwest::Client::builder()
+            .read_timeout(options.timeout)
+            .connect_timeout(options.timeout)
+            .user_agent(user_agent)
+            .build()
+            .map_err(|e| e.to_string());
         Registry {
             client: Client::new(config),
+            http,
             options,
             env: env.clone(),
             requests: AtomicUsize::new(0),
-            authenticated: std::sync::Mutex::new(std::collections::HashSet::new()),
-            credentials: std::sync::Mutex::new(std::collections::HashMap::new()),
+            authenticated: Mutex::new(HashSet::new()),
+            authorizations: Mutex::new(HashMap::new()),
+            credentials: Mutex::new(HashMap::new()),
         }
     }
 
@@ -172,30 +284,122 @@ impl Registry {
     }
 
     /// Fetches a manifest by tag or digest: its bytes and its digest (computed from the bytes and
-    /// checked against the registry's `Docker-Content-Digest` and the reference's digest).
+    /// checked against the registry's `Docker-Content-Digest` and the reference's digest). More
+    /// than [`MAX_MANIFEST_BYTES`] is refused without being read or kept.
     pub async fn manifest(
         &self,
         reference: &Reference,
     ) -> Result<(Vec<u8>, String), RegistryError> {
         let what = format!("manifest {}", reference.whole());
-        let (bytes, digest) = self
-            .with_auth(reference, &what, || async {
-                self.client
-                    .pull_manifest_raw(reference, &RegistryAuth::Anonymous, MANIFEST_MEDIA_TYPES)
-                    .await
-            })
-            .await?;
-        if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(RegistryError::new(
-                FailureKind::Malformed,
-                &what,
-                format!(
-                    "the manifest is {} bytes; the limit is {MAX_MANIFEST_BYTES} bytes",
-                    bytes.len()
-                ),
-            ));
+        // As oci-client builds it (its mirror `?ns=` parameter never applies: references here
+        // are parsed from text, which never sets a mirror).
+        let url = format!(
+            "{}://{}/v2/{}/manifests/{}",
+            self.scheme(),
+            reference.resolve_registry(),
+            reference.repository(),
+            reference
+                .digest()
+                .unwrap_or_else(|| reference.tag().unwrap_or("latest"))
+        );
+        self.with_auth(reference, &what, || {
+            self.get_manifest(reference, &url, &what)
+        })
+        .await
+    }
+
+    /// One manifest GET with what authentication decided for the repository.
+    async fn get_manifest(
+        &self,
+        reference: &Reference,
+        url: &str,
+        what: &str,
+    ) -> Result<(Vec<u8>, String), Failure> {
+        let oci = |e: OciDistributionError| Failure::from(classify(&e, what, reference));
+        let http = self.http(what)?;
+        let request = http
+            .get(url)
+            .header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPES.join(", "));
+        let authorization = self.authorization(reference);
+        let mut response = authorization
+            .apply(request)
+            .send()
+            .await
+            .map_err(|e| oci(e.into()))?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            let header = |name: reqwest::header::HeaderName| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            let retry_after = match status.as_u16() {
+                429 | 503 => header(reqwest::header::RETRY_AFTER).and_then(|v| retry_after(&v)),
+                _ => None,
+            };
+            let challenge = match status {
+                reqwest::StatusCode::UNAUTHORIZED => header(reqwest::header::WWW_AUTHENTICATE),
+                _ => None,
+            };
+            // An unreadable error body still leaves the status to report.
+            let body = read_limited(&mut response, SMALL_BODY_LIMIT)
+                .await
+                .map(Body::into_prefix)
+                .unwrap_or_default();
+            let body = redact(&body, &authorization.secrets());
+            return Err(Failure {
+                error: status_error(status, body.as_bytes(), url, what, reference),
+                retry_after,
+                challenge,
+            });
         }
-        Ok((bytes.to_vec(), digest))
+        let digest_header = match response.headers().get("Docker-Content-Digest") {
+            Some(value) => match value.to_str() {
+                Ok("") => None,
+                Ok(text) => Some(text.to_owned()),
+                Err(_) => {
+                    return Err(Failure::from(RegistryError::new(
+                        FailureKind::Malformed,
+                        what,
+                        "the registry's Docker-Content-Digest header is not text; the registry does not follow the distribution protocol",
+                    )));
+                }
+            },
+            None => None,
+        };
+        let too_large = |detail: String| {
+            Failure::from(RegistryError::new(
+                FailureKind::Malformed,
+                what,
+                format!(
+                    "{detail}; no image or signature manifest is that large: check the reference and the registry"
+                ),
+            ))
+        };
+        if let Some(length) = response.content_length()
+            && length > MAX_MANIFEST_BYTES as u64
+        {
+            // Refused from the announced length: not a byte of the body is read.
+            return Err(too_large(format!(
+                "the manifest is {length} bytes; the limit is {MAX_MANIFEST_BYTES} bytes (refused from its Content-Length, before reading it)"
+            )));
+        }
+        let body = match read_limited(&mut response, MAX_MANIFEST_BYTES).await {
+            Ok(Body::Complete(bytes)) => bytes,
+            Ok(Body::TooLarge(read)) => {
+                // Only a body without a Content-Length gets here: with one, the check above
+                // or the HTTP framing (never more than announced) has already decided.
+                return Err(too_large(format!(
+                    "the manifest is larger than the limit of {MAX_MANIFEST_BYTES} bytes (it came without a Content-Length; reading stopped after {read} bytes)"
+                )));
+            }
+            Err(e) => return Err(oci(e.into())),
+        };
+        let digest = manifest_digest(&body, digest_header.as_deref(), reference.digest()).map_err(
+            |detail| Failure::from(RegistryError::new(FailureKind::Malformed, what, detail)),
+        )?;
+        Ok((body, digest))
     }
 
     /// Lists the referrers of `image` (a digest reference) of `artifact_type`, as `(manifest
@@ -210,7 +414,10 @@ impl Registry {
         let what = format!("referrers of {}", image.whole());
         let index = self
             .with_auth(image, &what, || async {
-                self.client.pull_referrers(image, Some(artifact_type)).await
+                self.client
+                    .pull_referrers(image, Some(artifact_type))
+                    .await
+                    .map_err(|e| Failure::from(classify(&e, &what, image)))
             })
             .await?;
         if index.manifests.len() > limit {
@@ -249,7 +456,7 @@ impl Registry {
                 ),
             ));
         }
-        self.with_auth(reference, &what, || async {
+        let fetch = || async {
             let sized = self.client.pull_blob_stream(reference, digest).await?;
             let mut stream = sized.stream;
             let mut out = Vec::new();
@@ -263,13 +470,19 @@ impl Registry {
                 out.extend_from_slice(&chunk);
             }
             Ok(out)
+        };
+        self.with_auth(reference, &what, || async {
+            fetch()
+                .await
+                .map_err(|e| Failure::from(classify(&e, &what, reference)))
         })
         .await
     }
 
     /// Runs one operation: anonymous first; on 401, authenticate with the configured
     /// credentials (or the registry's anonymous token flow) and run it once more. 429/5xx are
-    /// retried with back-off. Every attempt is bounded by a timeout.
+    /// retried with back-off (or after the answer's `Retry-After`, capped). Every attempt is
+    /// bounded by a timeout.
     async fn with_auth<T, F, Fut>(
         &self,
         reference: &Reference,
@@ -278,47 +491,45 @@ impl Registry {
     ) -> Result<T, RegistryError>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let mut authenticated = false;
         let mut attempt = 0;
         // With credentials configured, authenticate once per repository before the first request
-        // (saves the anonymous 401 round trip); the token is then reused.
+        // (saves the anonymous 401 round trip); what it decided is then reused.
         let (auth, source) = self.credentials(reference.resolve_registry(), what)?;
-        let scope = format!(
-            "{}/{}",
-            reference.resolve_registry(),
-            reference.repository()
-        );
         let fresh = !matches!(auth, RegistryAuth::Anonymous)
             && self
                 .authenticated
                 .lock()
-                .map(|mut set| set.insert(scope))
+                .map(|mut set| set.insert(scope_of(reference)))
                 .unwrap_or(true);
         if fresh {
             authenticated = true;
-            self.authenticate(reference, what, &auth, &source).await?;
+            self.authenticate(reference, what, &auth, &source, None)
+                .await?;
         }
         loop {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let result = tokio::time::timeout(self.options.timeout * 3, op()).await;
-            let error = match result {
+            let failure = match result {
                 Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) => classify(&e, what, reference),
-                Err(_) => RegistryError::new(
+                Ok(Err(failure)) => failure,
+                Err(_) => Failure::from(RegistryError::new(
                     FailureKind::Network,
                     what,
                     format!(
                         "no answer within {} s; check that the registry is reachable",
                         (self.options.timeout * 3).as_secs()
                     ),
-                ),
+                )),
             };
+            let error = failure.error;
             match error.kind {
                 FailureKind::Unauthorized if !authenticated => {
                     authenticated = true;
-                    self.authenticate(reference, what, &auth, &source).await?;
+                    self.authenticate(reference, what, &auth, &source, failure.challenge)
+                        .await?;
                 }
                 FailureKind::Unauthorized => {
                     return Err(RegistryError::new(
@@ -332,42 +543,173 @@ impl Registry {
                 }
                 FailureKind::Server if attempt < self.options.retries && retryable(&error) => {
                     attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    let cap = RETRY_AFTER_CAP.min(self.options.timeout);
+                    tokio::time::sleep(retry_delay(attempt, failure.retry_after, cap)).await;
                 }
                 _ => return Err(error),
             }
         }
     }
 
+    /// Finds out what `reference`'s repository wants (see [`Registry::authorization_for`]),
+    /// remembers it for the manifest GETs and hands it to oci-client's token cache, as its own
+    /// `auth` would have stored it, for the blob and referrers requests.
     async fn authenticate(
         &self,
         reference: &Reference,
         what: &str,
         auth: &RegistryAuth,
         source: &str,
+        challenge: Option<String>,
     ) -> Result<(), RegistryError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let result = tokio::time::timeout(
             self.options.timeout * 3,
-            self.client.auth(reference, auth, RegistryOperation::Pull),
+            self.authorization_for(reference, auth, challenge),
         )
         .await;
-        match result {
-            Ok(Ok(_)) => Ok(()),
+        let found = match result {
+            Ok(Ok(found)) => found,
             Ok(Err(e)) => {
                 let mut err = classify(&e, what, reference);
                 if err.kind != FailureKind::Network {
                     err.kind = FailureKind::Unauthorized;
                 }
                 err.detail = format!("authentication with {source} failed: {}", err.detail);
-                Err(err)
+                return Err(err);
             }
-            Err(_) => Err(RegistryError::new(
+            Err(_) => {
+                return Err(RegistryError::new(
+                    FailureKind::Network,
+                    what,
+                    "the registry or its token service did not answer in time",
+                ));
+            }
+        };
+        let token = match &found {
+            Authorization::Anonymous => None,
+            Authorization::Basic(user, password) => {
+                Some(RegistryTokenType::Basic(user.clone(), password.clone()))
+            }
+            Authorization::Bearer(token) => Some(RegistryTokenType::Bearer(RegistryToken::Token {
+                token: token.clone(),
+            })),
+        };
+        if let Some(token) = token {
+            self.client
+                .store_auth_if_needed(reference.resolve_registry(), auth)
+                .await;
+            self.client
+                .tokens
+                .insert(reference, RegistryOperation::Pull, token)
+                .await;
+        }
+        if let Ok(mut map) = self.authorizations.lock() {
+            map.insert(scope_of(reference), found);
+        }
+        Ok(())
+    }
+
+    /// What requests to `reference`'s repository must carry, decided as oci-client's `auth`
+    /// decides it: a configured bearer token as it is; otherwise the registry's challenge (the
+    /// 401's, or a `GET /v2/` probe's): a bearer challenge means a pull token from its token
+    /// service (with the basic credentials, if any), any other challenge means the basic
+    /// credentials (or nothing without them), and no challenge means nothing. Basic credentials
+    /// are therefore only ever sent to a registry that asked for them.
+    async fn authorization_for(
+        &self,
+        reference: &Reference,
+        auth: &RegistryAuth,
+        challenge: Option<String>,
+    ) -> Result<Authorization, OciDistributionError> {
+        if let RegistryAuth::Bearer(token) = auth {
+            return Ok(Authorization::Bearer(token.clone()));
+        }
+        let http = self
+            .http
+            .as_ref()
+            .map_err(|e| OciDistributionError::GenericError(Some(e.clone())))?;
+        let challenge = match challenge {
+            Some(challenge) => Some(challenge),
+            None => {
+                let url = format!("{}://{}/v2/", self.scheme(), reference.resolve_registry());
+                let response = http.get(&url).send().await?;
+                response
+                    .headers()
+                    .get(reqwest::header::WWW_AUTHENTICATE)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            }
+        };
+        let Some(challenge) = challenge else {
+            return Ok(Authorization::Anonymous);
+        };
+        let Some((realm, service)) = bearer_challenge(&challenge) else {
+            return Ok(match auth {
+                RegistryAuth::Basic(user, password) => {
+                    Authorization::Basic(user.clone(), password.clone())
+                }
+                _ => Authorization::Anonymous,
+            });
+        };
+        let scope = format!("repository:{}:pull", reference.repository());
+        let mut query = vec![("scope", scope.as_str())];
+        if let Some(service) = &service {
+            query.push(("service", service));
+        }
+        let credentials = match auth {
+            RegistryAuth::Basic(user, password) => {
+                Authorization::Basic(user.clone(), password.clone())
+            }
+            _ => Authorization::Anonymous,
+        };
+        let mut response = credentials
+            .apply(http.get(&realm).query(&query))
+            .send()
+            .await?;
+        let status = response.status();
+        let body = read_limited(&mut response, SMALL_BODY_LIMIT)
+            .await?
+            .into_prefix();
+        if status != reqwest::StatusCode::OK {
+            let text: String = redact(&body, &credentials.secrets())
+                .chars()
+                .take(200)
+                .collect();
+            return Err(OciDistributionError::AuthenticationFailure(format!(
+                "HTTP {status} from the token service {realm}: {}",
+                text.trim()
+            )));
+        }
+        let token: RegistryToken = serde_json::from_slice(&body)
+            .map_err(|e| OciDistributionError::RegistryTokenDecodeError(e.to_string()))?;
+        Ok(Authorization::Bearer(token.token().to_owned()))
+    }
+
+    /// What authentication decided for `reference`'s repository (nothing before it ran).
+    fn authorization(&self, reference: &Reference) -> Authorization {
+        self.authorizations
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&scope_of(reference)).cloned())
+            .unwrap_or(Authorization::Anonymous)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.options.allow_http {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    fn http(&self, what: &str) -> Result<&reqwest::Client, RegistryError> {
+        self.http.as_ref().map_err(|e| {
+            RegistryError::new(
                 FailureKind::Network,
                 what,
-                "the token endpoint did not answer in time",
-            )),
-        }
+                format!("the HTTP client could not be set up: {e}"),
+            )
+        })
     }
 
     /// The credentials for `registry` and where they came from (never the secret itself),
@@ -438,6 +780,204 @@ impl Registry {
 
 fn retryable(error: &RegistryError) -> bool {
     error.detail.contains("HTTP 429") || error.detail.contains("HTTP 5")
+}
+
+/// A response body read up to a limit.
+#[derive(Debug, PartialEq)]
+enum Body {
+    /// The whole body.
+    Complete(Vec<u8>),
+    /// More than the limit: reading stopped after this many bytes, the rest was never read
+    /// (and what was read is dropped).
+    TooLarge(usize),
+}
+
+impl Body {
+    /// The body, or nothing when it was too large (for error and token answers, where only a
+    /// readable prefix matters).
+    fn into_prefix(self) -> Vec<u8> {
+        match self {
+            Body::Complete(bytes) => bytes,
+            Body::TooLarge(_) => Vec::new(),
+        }
+    }
+}
+
+/// Collects chunks up to `limit` bytes; refuses the chunk that would pass it, so memory stays
+/// within the limit (plus one chunk in flight) whatever the sender announced.
+struct Limited {
+    bytes: Vec<u8>,
+    limit: usize,
+    seen: usize,
+}
+
+impl Limited {
+    fn new(limit: usize) -> Self {
+        Limited {
+            bytes: Vec::new(),
+            limit,
+            seen: 0,
+        }
+    }
+
+    /// Adds `chunk`; `false` (and the bytes are let go) once the total passes the limit.
+    fn push(&mut self, chunk: &[u8]) -> bool {
+        self.seen = self.seen.saturating_add(chunk.len());
+        if self.seen > self.limit {
+            self.bytes = Vec::new();
+            return false;
+        }
+        self.bytes.extend_from_slice(chunk);
+        true
+    }
+}
+
+/// Reads `response`'s body chunk by chunk, stopping as soon as it passes `limit` bytes; the
+/// caller drops the response then, which closes the connection instead of draining it.
+async fn read_limited(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Body, reqwest::Error> {
+    let mut body = Limited::new(limit);
+    while let Some(chunk) = response.chunk().await? {
+        if !body.push(&chunk) {
+            return Ok(Body::TooLarge(body.seen));
+        }
+    }
+    Ok(Body::Complete(body.bytes))
+}
+
+/// Classifies a non-200 answer to this module's own GET as oci-client classifies it (through
+/// [`classify`], with the OCI error envelope when the body is one), with the status deciding
+/// where the protocol is clear: 404 is not found, 429 and 5xx are server errors and
+/// retryable, whatever the envelope says.
+fn status_error(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    url: &str,
+    what: &str,
+    reference: &Reference,
+) -> RegistryError {
+    let code = status.as_u16();
+    let error = match code {
+        401 => OciDistributionError::UnauthorizedError {
+            url: url.to_owned(),
+        },
+        200..=299 => OciDistributionError::SpecViolationError(format!(
+            "expected HTTP 200 for a manifest, got {status}"
+        )),
+        400..=499 => match serde_json::from_slice::<OciEnvelope>(body) {
+            Ok(envelope) => OciDistributionError::RegistryError {
+                envelope,
+                url: url.to_owned(),
+            },
+            Err(_) => OciDistributionError::ServerError {
+                code,
+                url: url.to_owned(),
+                message: String::from_utf8_lossy(body).into_owned(),
+            },
+        },
+        _ => OciDistributionError::ServerError {
+            code,
+            url: url.to_owned(),
+            message: String::from_utf8_lossy(body).into_owned(),
+        },
+    };
+    let mut classified = classify(&error, what, reference);
+    match code {
+        404 => classified.kind = FailureKind::NotFound,
+        429 | 500..=599 => {
+            classified.kind = FailureKind::Server;
+            // `retryable` recognises these by the status in the detail.
+            if !classified.detail.starts_with("HTTP ") {
+                classified.detail = format!("HTTP {code}: {}", classified.detail);
+            }
+        }
+        _ => {}
+    }
+    classified
+}
+
+/// The digest of a manifest answer, checked as oci-client checks it: against the reference's
+/// digest when it has one, and against the `Docker-Content-Digest` header when present (which
+/// is then the digest returned, being the registry's canonical one); sha256 of the bytes
+/// otherwise. A mismatch is an error message.
+fn manifest_digest(
+    body: &[u8],
+    header: Option<&str>,
+    reference: Option<&str>,
+) -> Result<String, String> {
+    use sha2::Digest as _;
+    let check = |claimed: &str, whose: &str| -> Result<String, String> {
+        let (algorithm, hex) = claimed
+            .split_once(':')
+            .ok_or_else(|| format!("{whose} `{claimed}` is not a digest (algorithm:hex)"))?;
+        let actual = match algorithm {
+            "sha256" => hex::encode(sha2::Sha256::digest(body)),
+            "sha384" => hex::encode(sha2::Sha384::digest(body)),
+            "sha512" => hex::encode(sha2::Sha512::digest(body)),
+            other => {
+                return Err(format!(
+                    "{whose} `{claimed}` uses the digest algorithm {other}; tollgate checks sha256, sha384 and sha512"
+                ));
+            }
+        };
+        if actual != hex {
+            return Err(format!(
+                "the manifest's content has the digest {algorithm}:{actual}, not {claimed} as {whose} says; the registry (or something between it and tollgate) serves content that does not match its digest"
+            ));
+        }
+        Ok(claimed.to_owned())
+    };
+    if let Some(reference) = reference {
+        check(reference, "the reference")?;
+    }
+    if let Some(header) = header {
+        return check(header, "its Docker-Content-Digest header");
+    }
+    Ok(match reference {
+        Some(reference) => reference.to_owned(),
+        None => format!("sha256:{}", hex::encode(sha2::Sha256::digest(body))),
+    })
+}
+
+/// A `Retry-After` value in delta-seconds; `None` for an HTTP-date or anything else, which
+/// leaves the normal back-off in charge. A number too large to parse is "very long" (it is
+/// capped by [`retry_delay`]).
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
+}
+
+/// How long to wait before retry number `attempt` (from 1): the exponential back-off (0.4 s,
+/// 0.8 s, ...), or longer when the registry asked for it with `Retry-After`, but never more
+/// than `cap`. A `Retry-After` shorter than the back-off does not shorten it.
+fn retry_delay(attempt: u32, asked: Option<Duration>, cap: Duration) -> Duration {
+    let backoff = Duration::from_millis(200u64 << attempt.min(16));
+    match asked {
+        Some(asked) => asked.min(cap).max(backoff),
+        None => backoff,
+    }
+}
+
+/// The realm and service of the first bearer challenge in a `WWW-Authenticate` value, parsed
+/// as oci-client parses it; `None` when there is none (then basic credentials apply).
+fn bearer_challenge(value: &str) -> Option<(String, Option<String>)> {
+    http_auth::parser::ChallengeParser::new(value)
+        .filter_map(Result::ok)
+        .filter(|c| c.scheme.eq_ignore_ascii_case("Bearer"))
+        .find_map(|c| {
+            let param = |name: &str| {
+                c.params
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.to_unescaped())
+            };
+            Some((param("realm")?, param("service")))
+        })
 }
 
 /// The Docker config file: `$DOCKER_CONFIG/config.json` or `$HOME/.docker/config.json`.
@@ -839,6 +1379,172 @@ mod tests {
             .credentials("x", "test")
             .unwrap();
         assert!(matches!(auth, RegistryAuth::Anonymous));
+    }
+
+    #[test]
+    fn retry_after_is_delta_seconds_and_capped() {
+        assert_eq!(retry_after("1"), Some(Duration::from_secs(1)));
+        assert_eq!(retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("0"), Some(Duration::ZERO));
+        // Too large to parse: "very long", which the cap turns into the cap.
+        assert_eq!(
+            retry_after("99999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        // An HTTP-date, a negative or fractional number, nothing: the normal back-off.
+        for value in ["Wed, 21 Oct 2015 07:28:00 GMT", "-1", "1.5", "", "soon"] {
+            assert_eq!(retry_after(value), None, "{value:?}");
+        }
+        let cap = Duration::from_secs(10);
+        assert_eq!(retry_delay(1, None, cap), Duration::from_millis(400));
+        assert_eq!(retry_delay(2, None, cap), Duration::from_millis(800));
+        assert_eq!(
+            retry_delay(1, Some(Duration::from_secs(1)), cap),
+            Duration::from_secs(1)
+        );
+        // Never shorter than the back-off, never longer than the cap.
+        assert_eq!(
+            retry_delay(2, Some(Duration::ZERO), cap),
+            Duration::from_millis(800)
+        );
+        assert_eq!(retry_delay(1, Some(Duration::from_secs(100_000)), cap), cap);
+        assert_eq!(
+            retry_delay(1, retry_after("99999999999999999999999"), cap),
+            cap
+        );
+    }
+
+    #[test]
+    fn bodies_are_cut_off_at_the_limit() {
+        let mut body = Limited::new(10);
+        assert!(body.push(b"12345"));
+        assert!(body.push(b"67890"));
+        assert_eq!(body.bytes, b"1234567890");
+        // One byte over: refused, and what was read is let go.
+        assert!(!body.push(b"x"));
+        assert_eq!(body.seen, 11);
+        assert!(body.bytes.is_empty());
+        let mut body = Limited::new(10);
+        assert!(!body.push(&[0; 64]));
+        assert_eq!(Body::TooLarge(64).into_prefix(), Vec::<u8>::new());
+        assert_eq!(Body::Complete(b"ok".to_vec()).into_prefix(), b"ok");
+    }
+
+    #[test]
+    fn manifest_digests_are_checked_against_the_header_and_the_reference() {
+        use sha2::Digest as _;
+        let body = br#"{"schemaVersion":2}"#;
+        let good = format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)));
+        let other = format!("sha256:{}", "0".repeat(64));
+        assert_eq!(manifest_digest(body, None, None).unwrap(), good);
+        assert_eq!(manifest_digest(body, Some(&good), None).unwrap(), good);
+        assert_eq!(manifest_digest(body, None, Some(&good)).unwrap(), good);
+        assert_eq!(
+            manifest_digest(body, Some(&good), Some(&good)).unwrap(),
+            good
+        );
+        let sha512 = format!("sha512:{}", hex::encode(sha2::Sha512::digest(body)));
+        assert_eq!(
+            manifest_digest(body, Some(&sha512), Some(&good)).unwrap(),
+            sha512
+        );
+        let e = manifest_digest(body, Some(&other), None).unwrap_err();
+        assert!(
+            e.contains("Docker-Content-Digest") && e.contains(&good),
+            "{e}"
+        );
+        let e = manifest_digest(body, Some(&good), Some(&other)).unwrap_err();
+        assert!(e.contains("the reference") && e.contains(&other), "{e}");
+        let e = manifest_digest(body, Some("md5:abc"), None).unwrap_err();
+        assert!(e.contains("md5"), "{e}");
+        let e = manifest_digest(body, Some("nonsense"), None).unwrap_err();
+        assert!(e.contains("not a digest"), "{e}");
+    }
+
+    #[test]
+    fn bearer_challenges_are_found_among_others() {
+        assert_eq!(
+            bearer_challenge(
+                r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#
+            ),
+            Some((
+                "https://auth.example/token".to_owned(),
+                Some("registry.example".to_owned())
+            ))
+        );
+        assert_eq!(
+            bearer_challenge(r#"Basic realm="x", bearer realm="https://t.example/""#),
+            Some(("https://t.example/".to_owned(), None))
+        );
+        // Basic, a bearer challenge without a realm, garbage: no bearer challenge.
+        assert_eq!(bearer_challenge(r#"Basic realm="tollgate-rig""#), None);
+        assert_eq!(bearer_challenge(r#"Bearer service="x""#), None);
+        assert_eq!(bearer_challenge("%%%"), None);
+    }
+
+    #[test]
+    fn answers_are_classified_by_their_status() {
+        let reference = parse_reference("reg.example/app:v1").unwrap();
+        let classify = |code: u16, body: &str| {
+            status_error(
+                reqwest::StatusCode::from_u16(code).unwrap(),
+                body.as_bytes(),
+                "https://reg.example/v2/app/manifests/v1",
+                "manifest reg.example/app:v1",
+                &reference,
+            )
+        };
+        let envelope = |code: &str| format!(r#"{{"errors":[{{"code":"{code}","message":"m"}}]}}"#);
+        let e = classify(401, "");
+        assert_eq!(e.kind, FailureKind::Unauthorized);
+        let e = classify(404, &envelope("MANIFEST_UNKNOWN"));
+        assert_eq!(e.kind, FailureKind::NotFound);
+        let e = classify(404, "<html>nothing here</html>");
+        assert_eq!(e.kind, FailureKind::NotFound);
+        assert!(e.detail.contains("HTTP 404"), "{}", e.detail);
+        let e = classify(403, &envelope("DENIED"));
+        assert_eq!(e.kind, FailureKind::Unauthorized);
+        // 429 and 5xx are server errors and retryable, whatever the body says.
+        for (code, body) in [
+            (429, envelope("TOOMANYREQUESTS")),
+            (429, envelope("DENIED")),
+            (429, "slow down".to_owned()),
+            (503, envelope("UNAVAILABLE")),
+            (500, String::new()),
+        ] {
+            let e = classify(code, &body);
+            assert_eq!(e.kind, FailureKind::Server, "{code} {body}");
+            assert!(retryable(&e), "{code} {body}: {}", e.detail);
+            assert!(e.detail.contains(&format!("HTTP {code}")), "{}", e.detail);
+        }
+        let e = classify(400, &envelope("MANIFEST_INVALID"));
+        assert_eq!(e.kind, FailureKind::Server);
+        assert!(!retryable(&e));
+        let e = classify(204, "");
+        assert_eq!(e.kind, FailureKind::Malformed);
+    }
+
+    #[test]
+    fn echoed_secrets_are_redacted() {
+        let basic = Authorization::Basic("alice".into(), "s3cret".into());
+        let echoed = format!(
+            "you sent Authorization: Basic {} (password s3cret)",
+            base64::engine::general_purpose::STANDARD.encode("alice:s3cret")
+        );
+        let text = redact(echoed.as_bytes(), &basic.secrets());
+        assert_eq!(
+            text,
+            "you sent Authorization: Basic <redacted> (password <redacted>)"
+        );
+        let bearer = Authorization::Bearer("tok-123".into());
+        assert_eq!(
+            redact(b"Bearer tok-123", &bearer.secrets()),
+            "Bearer <redacted>"
+        );
+        assert_eq!(
+            redact(b"as is", &Authorization::Anonymous.secrets()),
+            "as is"
+        );
     }
 
     #[test]

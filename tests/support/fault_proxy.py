@@ -5,22 +5,39 @@
 
 It listens on 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts
 connections, forwards every request to UPSTREAM and appends one line per request to LOG_FILE:
-`METHOD PATH STATUS` (STATUS is what the client got; `injected` marks faults). Rules, tried in
-order for each request (PATH_RE is a Python regular expression searched in the path):
+`SECONDS METHOD PATH STATUS` (SECONDS is time.monotonic() when the request arrived; STATUS is
+what the client got; `injected` marks faults). A manifest the proxy plays itself (`huge`,
+`stream`) also gets a line `SECONDS body PATH sent N of M bytes` once all was sent, or
+`SECONDS body PATH client closed after N of M bytes` when the client hung up first. Rules,
+tried in order for each request (PATH_RE is a Python regular expression searched in the path):
 
   fail:PATH_RE:STATUS:COUNT[:RETRY_AFTER]  answer STATUS (with an OCI error body and, when
                                            given, a Retry-After header) instead of forwarding,
                                            COUNT times (-1 = forever)
   huge:PATH_RE:BYTES                       answer a well-formed OCI manifest of BYTES bytes
-                                           (with its digest), which distribution itself
-                                           refuses to store (its limit is 4 MiB)
+                                           (with its digest and a truthful Content-Length),
+                                           which distribution itself refuses to store (its
+                                           limit is 4 MiB)
+  stream:PATH_RE:BYTES:FRAMING             the same manifest without a truthful length:
+                                           FRAMING `chunked` (chunked transfer encoding),
+                                           `close` (no length, the body ends when the
+                                           connection closes) or a number (a Content-Length
+                                           that lies)
   after:PATH_RE:COMMAND                    forward the first matching request, then run the
                                            shell COMMAND (to completion) before answering it
+  bearer:USER:PASSWORD:STATIC              play a registry with token authentication: a
+                                           request needs `Authorization: Bearer T` with a T
+                                           that GET /token issued for its repository (or
+                                           STATIC, when not empty), else 401 with a Bearer
+                                           challenge naming /token; /token issues a token per
+                                           `scope=repository:R:pull`, requiring basic auth
+                                           USER:PASSWORD when USER is not empty. Logged as
+                                           `GET /token STATUS token for R (basic U|anonymous)`
 
 `after` makes "the tag moved after tollgate resolved it" race-free: the registry has answered
 the tag lookup, the re-push has finished, and only then does tollgate see the first answer.
 """
-import hashlib, http.client, http.server, re, socketserver, subprocess, sys, threading
+import base64, hashlib, http.client, http.server, re, secrets, socketserver, subprocess, sys, threading, time, urllib.parse
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-authorization", "proxy-authenticate"}
@@ -39,15 +56,31 @@ def main():
         elif kind == "huge":
             path_re, size = rest.split(":")
             rules.append({"kind": "huge", "re": re.compile(path_re), "size": int(size)})
+        elif kind == "stream":
+            path_re, size, framing = rest.split(":")
+            rules.append({"kind": "stream", "re": re.compile(path_re), "size": int(size), "framing": framing})
+        elif kind == "bearer":
+            user, password, static = rest.split(":")
+            rules.append({"kind": "bearer", "user": user, "password": password, "static": static,
+                          "issued": {}})
         elif kind == "after":
             path_re, command = rest.split(":", 1)
             rules.append({"kind": "after", "re": re.compile(path_re), "command": command, "done": False})
         else:
             sys.exit(f"unknown rule {spec}")
 
-    def log(line):
+    def log(line, at=None):
         with lock, open(log_path, "a") as f:
-            f.write(line + "\n")
+            f.write(f"{time.monotonic() if at is None else at:.6f} {line}\n")
+
+    bearer = next((r for r in rules if r["kind"] == "bearer"), None)
+
+    def manifest(size):
+        head = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+                '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'
+                + "0" * 64 + '","size":2},"layers":[],"annotations":{"pad":"')
+        tail = '"}}'
+        return (head + "x" * (size - len(head) - len(tail)) + tail).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -55,47 +88,124 @@ def main():
         def log_message(self, *args):
             pass
 
+        def send_body(self, payload, chunked=False):
+            """Writes the payload in 64 KiB pieces and logs whether the client took it all."""
+            sent = 0
+            try:
+                for i in range(0, len(payload), 65536):
+                    piece = payload[i:i + 65536]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    sent += len(piece)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                log(f"body {self.path} sent {sent} of {len(payload)} bytes")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+                log(f"body {self.path} client closed after {sent} of {len(payload)} bytes")
+
+        def bearer_gate(self, rule):
+            """Plays token authentication; True when the request was answered here."""
+            path = urllib.parse.urlsplit(self.path)
+            if path.path == "/token":
+                query = urllib.parse.parse_qs(path.query)
+                scope = (query.get("scope") or [""])[0]
+                repo = scope.removeprefix("repository:").removesuffix(":pull")
+                given = self.headers.get("Authorization", "")
+                who = "anonymous"
+                if given.startswith("Basic "):
+                    who = "basic " + base64.b64decode(given[6:]).decode().split(":", 1)[0]
+                expected = "Basic " + base64.b64encode(f"{rule['user']}:{rule['password']}".encode()).decode()
+                if not scope.startswith("repository:") or (rule["user"] and given != expected):
+                    payload = b'{"details":"token refused by fault_proxy"}'
+                    log(f"GET /token 401 token for {repo} ({who})")
+                    self.send_response(401)
+                else:
+                    token = "tok-" + secrets.token_hex(8)
+                    with lock:
+                        rule["issued"][token] = repo
+                    payload = b'{"token":"%s"}' % token.encode()
+                    log(f"GET /token 200 token for {repo} ({who})")
+                    self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return True
+            match = re.match(r"/v2/(.+?)/(manifests|blobs|tags|referrers)/", path.path)
+            repo = match.group(1) if match else None
+            given = self.headers.get("Authorization", "")
+            token = given.removeprefix("Bearer ") if given.startswith("Bearer ") else None
+            with lock:
+                granted = token is not None and (
+                    (rule["static"] and token == rule["static"])
+                    or (repo is not None and rule["issued"].get(token) == repo))
+            if granted:
+                return False
+            port = self.server.server_address[1]
+            challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="fault-proxy"'
+            if repo:
+                challenge += f',scope="repository:{repo}:pull"'
+            payload = (b'{"errors":[{"code":"UNAUTHORIZED","message":"injected by fault_proxy"}]}'
+                       if self.command != "HEAD" else b"")
+            log(f"{self.command} {self.path} 401 injected-bearer")
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", challenge)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return True
+
         def handle_any(self):
+            arrived = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if bearer and self.bearer_gate(bearer):
+                return
             fault, after = None, None
             with lock:
                 for rule in rules:
-                    if not rule["re"].search(self.path):
+                    if rule["kind"] == "bearer" or not rule["re"].search(self.path):
                         continue
                     if rule["kind"] == "fail" and rule["count"] != 0:
                         if rule["count"] > 0:
                             rule["count"] -= 1
                         fault = rule
                         break
-                    if rule["kind"] == "huge":
+                    if rule["kind"] in ("huge", "stream"):
                         fault = rule
                         break
                     if rule["kind"] == "after" and not rule["done"]:
                         rule["done"] = True
                         after = rule
                         break
-            if fault and fault["kind"] == "huge":
-                head = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
-                        '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'
-                        + "0" * 64 + '","size":2},"layers":[],"annotations":{"pad":"')
-                tail = '"}}'
-                payload = (head + "x" * (fault["size"] - len(head) - len(tail)) + tail).encode()
+            if fault and fault["kind"] in ("huge", "stream"):
+                payload = manifest(fault["size"])
+                framing = fault.get("framing", "length")
                 # Logged before answering: once the client has the answer, the log has the line.
-                log(f"{self.command} {self.path} 200 injected-huge")
+                log(f"{self.command} {self.path} 200 injected-{fault['kind']}", arrived)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
                 self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(payload).hexdigest())
-                self.send_header("Content-Length", str(len(payload)))
+                if framing == "length":
+                    self.send_header("Content-Length", str(len(payload)))
+                elif framing == "chunked":
+                    self.send_header("Transfer-Encoding", "chunked")
+                elif framing == "close":
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", framing)
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(payload)
+                    self.send_body(payload, chunked=framing == "chunked")
                 return
             if fault:
                 code = "TOOMANYREQUESTS" if fault["status"] == 429 else "UNAVAILABLE"
                 payload = (b'{"errors":[{"code":"%s","message":"injected by fault_proxy"}]}' % code.encode()
                            if self.command != "HEAD" else b"")
-                log(f"{self.command} {self.path} {fault['status']} injected")
+                log(f"{self.command} {self.path} {fault['status']} injected", arrived)
                 self.send_response(fault["status"])
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -105,13 +215,15 @@ def main():
                 self.wfile.write(payload)
                 return
             conn = http.client.HTTPConnection(upstream, timeout=60)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            # The registry behind is open: a token meant for the played token auth stays here.
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in HOP and not (bearer and k.lower() == "authorization")}
             conn.request(self.command, self.path, body=body if body else None, headers=headers)
             res = conn.getresponse()
             data = res.read()
             if after:
                 subprocess.run(after["command"], shell=True, check=True)
-            log(f"{self.command} {self.path} {res.status}")
+            log(f"{self.command} {self.path} {res.status}", arrived)
             self.send_response(res.status)
             for k, v in res.getheaders():
                 if k.lower() not in HOP and k.lower() != "content-length":

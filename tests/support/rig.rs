@@ -476,12 +476,88 @@ impl Proxy {
 
     /// The requests it has answered, as `METHOD PATH STATUS[ injected]` lines.
     pub fn requests(&self) -> Vec<String> {
+        self.timed_requests().into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The requests with the proxy's monotonic clock (seconds) when each arrived.
+    pub fn timed_requests(&self) -> Vec<(f64, String)> {
+        self.lines()
+            .into_iter()
+            .filter(|(_, line)| !line.starts_with("body "))
+            .collect()
+    }
+
+    /// What became of the manifests the proxy played itself (`huge`, `stream`), as
+    /// `PATH sent N of M bytes` or `PATH client closed after N of M bytes`, waiting (up to a
+    /// minute, a hang guard) until there are `count` of them: the proxy writes the line when
+    /// its write ends, which can be just after the client has gone.
+    pub fn bodies(&self, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let bodies: Vec<String> = self
+                .lines()
+                .into_iter()
+                .filter_map(|(_, line)| line.strip_prefix("body ").map(str::to_owned))
+                .collect();
+            if bodies.len() >= count || Instant::now() > deadline {
+                return bodies;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn lines(&self) -> Vec<(f64, String)> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
-            .map(str::to_owned)
+            .map(|line| {
+                let (at, rest) = line.split_once(' ').unwrap_or(("0", line));
+                (at.parse().unwrap_or(0.0), rest.to_owned())
+            })
             .collect()
     }
+}
+
+/// [`tollgate_with`], killed if it has not ended after `limit` (a hang guard for tests whose
+/// point is that tollgate ends on its own, e.g. against a huge `Retry-After`); `None` then.
+pub fn tollgate_bounded(
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    limit: Duration,
+) -> Option<(i32, String, String)> {
+    let out = dir.join(format!("bounded-{}.out", free_port()));
+    let err = dir.join(format!("bounded-{}.err", free_port()));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("TOLLGATE_REGISTRY_USERNAME")
+        .env_remove("TOLLGATE_REGISTRY_PASSWORD")
+        .env_remove("TOLLGATE_REGISTRY_TOKEN")
+        .env("DOCKER_CONFIG", dir.join("no-docker-config"))
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run tollgate");
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Some((
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(out).unwrap_or_default(),
+        std::fs::read_to_string(err).unwrap_or_default(),
+    ))
 }
 
 /// One raw HTTP/1.1 request to `host` (no client library in between, so the tests can put
