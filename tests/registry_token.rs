@@ -16,6 +16,8 @@ use std::process::{Child, Command, Stdio};
 
 const TOKEN_USER: &str = "token-user";
 const TOKEN_PASSWORD: &str = "t0ken-Pa55-do-not-print";
+/// Repositories under this prefix are readable anonymously (public images).
+const PUBLIC: &str = "public/";
 
 /// The token server process; stopped on drop.
 struct TokenServer {
@@ -39,7 +41,7 @@ impl TokenServer {
             .arg(support("token_server.py"))
             .arg(dir)
             .arg(port.to_string())
-            .args([TOKEN_USER, TOKEN_PASSWORD])
+            .args([TOKEN_USER, TOKEN_PASSWORD, PUBLIC])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -95,6 +97,15 @@ fn start_token_registry(dir: &Path, tokens: &TokenServer) -> Registry {
     serve(dir, port, &config, "401")
 }
 
+/// One `tollgate verify` run: exit code, output, and the token server's and the registry's
+/// requests made during it (the registry's from its access log, 401 challenges included).
+struct Run {
+    code: i32,
+    output: String,
+    tokens: Vec<String>,
+    registry: Vec<String>,
+}
+
 #[test]
 fn bearer_tokens_are_fetched_once_and_reused() {
     if prerequisites().is_none() {
@@ -108,68 +119,93 @@ fn bearer_tokens_are_fetched_once_and_reused() {
     let registry = start_token_registry(&dir.join("registry"), &tokens);
     let (key, public) = rig.keygen("trusted");
     let public = public.to_str().unwrap();
-    let digest = rig.push("tok/app:v1", "token app");
-    rig.sign("tok/app:v1", &[(&key, &digest, &[])]);
-    // skopeo pushes through the same token flow: the registry and token server work together.
-    rig.copy_to(
-        "tok/app:v1",
-        &registry.host(),
-        Some(&format!("{TOKEN_USER}:{TOKEN_PASSWORD}")),
-    );
-    let image = format!("{}/tok/app:v1", registry.host());
-    let verify_with = |envs: &[(&str, &str)]| {
-        let before = tokens.requests().len();
-        let requests_before = registry.requests().len();
-        let (code, stdout, stderr) = tollgate_with(
-            &dir,
-            &["verify", &image, "--key", public, "--allow-http-registry"],
-            envs,
+    let creds = format!("{TOKEN_USER}:{TOKEN_PASSWORD}");
+    let mut digests = std::collections::HashMap::new();
+    for repo in ["tok/app", "public/app", "public/other"] {
+        let tag = format!("{repo}:v1");
+        let digest = rig.push(&tag, repo);
+        rig.sign(&tag, &[(&key, &digest, &[])]);
+        // skopeo pushes through the same token flow: registry and token server work together.
+        rig.copy_to(&tag, &registry.host(), Some(&creds));
+        digests.insert(repo, digest);
+    }
+    let verify_with = |repos: &[&str], envs: &[(&str, &str)]| {
+        let (tokens_before, registry_before) = (tokens.requests().len(), registry.access().len());
+        let images: Vec<String> = repos
+            .iter()
+            .map(|r| format!("{}/{r}:v1", registry.host()))
+            .collect();
+        let mut args = vec!["verify"];
+        args.extend(images.iter().map(String::as_str));
+        args.extend(["--key", public, "--allow-http-registry"]);
+        let (code, stdout, stderr) = tollgate_with(&dir, &args, envs);
+        // The registry writes its access line after the answer has gone out.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        Run {
+            code,
+            output: stdout + &stderr,
+            tokens: tokens.requests()[tokens_before..].to_vec(),
+            registry: registry.access()[registry_before..].to_vec(),
+        }
+    };
+    // What one verification of `repo` asks once authorized: the tag and `.sig` manifests and
+    // the signature blob, each accepted with the token.
+    let verified = |repo: &str, requests: &[String]| {
+        let sig = digests[repo].replace(':', "-") + ".sig";
+        assert_eq!(requests.len(), 3, "{requests:?}");
+        assert_eq!(requests[0], format!("GET /v2/{repo}/manifests/v1 200"));
+        assert_eq!(requests[1], format!("GET /v2/{repo}/manifests/{sig} 200"));
+        assert!(
+            requests[2].starts_with(&format!("GET /v2/{repo}/blobs/sha256:"))
+                && requests[2].ends_with(" 200"),
+            "{requests:?}"
         );
-        let token_requests = tokens.requests()[before..].to_vec();
-        let registry_requests = registry.requests()[requests_before..].to_vec();
-        (code, stdout + &stderr, token_requests, registry_requests)
     };
     let mut outputs = Vec::new();
-
-    // Credentials: one token for the repository's pull scope, reused for the image manifest,
-    // the .sig manifest and the signature blob.
-    let (code, output, token_requests, registry_requests) = verify_with(&[
+    let user_env = [
         ("TOLLGATE_REGISTRY_USERNAME", TOKEN_USER),
         ("TOLLGATE_REGISTRY_PASSWORD", TOKEN_PASSWORD),
-    ]);
-    assert_eq!(code, 0, "{output}");
-    assert!(output.contains(&digest), "{output}");
+    ];
+
+    // Credentials: the up-front `GET /v2/` challenge, one token for the repository's pull
+    // scope (basic credentials go to the token service only), then that token on the image
+    // manifest, the .sig manifest and the blob.
+    let run = verify_with(&["tok/app"], &user_env);
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert!(run.output.contains(&digests["tok/app"]), "{}", run.output);
+    assert_eq!(run.tokens, ["GET /token repository:tok/app:pull basic 200"]);
+    assert_eq!(run.registry[0], "GET /v2/ 401", "{:?}", run.registry);
+    verified("tok/app", &run.registry[1..]);
+    outputs.push(run.output);
+
+    // A public image, anonymously (as on Docker Hub or ghcr.io): the manifest GET's 401 names
+    // the token service (no `/v2/` probe), one anonymous token, then the token every time.
+    let run = verify_with(&["public/app"], &[]);
+    assert_eq!(run.code, 0, "{}", run.output);
     assert_eq!(
-        token_requests,
-        ["GET /token repository:tok/app:pull basic 200"],
-        "{registry_requests:?}"
+        run.tokens,
+        ["GET /token repository:public/app:pull anonymous 200"]
     );
-    let sig_tag = digest.replace(':', "-") + ".sig";
-    for wanted in [
-        "GET /v2/tok/app/manifests/v1 200".to_owned(),
-        format!("GET /v2/tok/app/manifests/{sig_tag} 200"),
-    ] {
-        assert!(
-            registry_requests.contains(&wanted),
-            "{wanted} in {registry_requests:?}"
-        );
-    }
-    assert!(
-        registry_requests
-            .iter()
-            .any(|r| r.starts_with("GET /v2/tok/app/blobs/sha256:") && r.ends_with(" 200")),
-        "{registry_requests:?}"
+    assert_eq!(run.registry[0], "GET /v2/public/app/manifests/v1 401");
+    verified("public/app", &run.registry[1..]);
+    // Two repositories in one run: each its own token (the registry checks the token's scope).
+    let run = verify_with(&["public/app", "public/other"], &[]);
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert_eq!(
+        run.tokens,
+        [
+            "GET /token repository:public/app:pull anonymous 200",
+            "GET /token repository:public/other:pull anonymous 200"
+        ]
     );
-    // Nothing after the token was refused: it was sent with every request.
-    let refused: Vec<&String> = registry_requests
-        .iter()
-        .filter(|r| r.ends_with(" 401") && !r.starts_with("GET /v2/ "))
-        .collect();
-    assert!(refused.is_empty(), "{registry_requests:?}");
-    outputs.push(output);
+    assert_eq!(run.registry.len(), 8, "{:?}", run.registry);
 
     // The same through check.
-    let manifest = image_manifest(&dir, "token-check", &image);
+    let manifest = image_manifest(
+        &dir,
+        "token-check",
+        &format!("{}/tok/app:v1", registry.host()),
+    );
     let (code, stdout, stderr) = tollgate_with(
         &dir,
         &[
@@ -184,76 +220,95 @@ fn bearer_tokens_are_fetched_once_and_reused() {
             "-o",
             "json",
         ],
-        &[
-            ("TOLLGATE_REGISTRY_USERNAME", TOKEN_USER),
-            ("TOLLGATE_REGISTRY_PASSWORD", TOKEN_PASSWORD),
-        ],
+        &user_env,
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     outputs.push(stdout + &stderr);
 
-    // A token handed over by the CI system (TOLLGATE_REGISTRY_TOKEN) is used as it is: no token
-    // request at all.
+    // A token handed over by the CI system (TOLLGATE_REGISTRY_TOKEN) is sent as it is: no
+    // probe, no token request, three requests.
     let handed = tokens.token("repository:tok/app:pull");
-    let (code, output, token_requests, _) = verify_with(&[("TOLLGATE_REGISTRY_TOKEN", &handed)]);
-    assert_eq!(code, 0, "{output}");
-    assert!(token_requests.is_empty(), "{token_requests:?}");
-    assert!(!output.contains(&handed), "the token is printed: {output}");
-    outputs.push(output);
+    let run = verify_with(&["tok/app"], &[("TOLLGATE_REGISTRY_TOKEN", &handed)]);
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert!(run.tokens.is_empty(), "{:?}", run.tokens);
+    verified("tok/app", &run.registry);
+    assert!(
+        !run.output.contains(&handed),
+        "the token is printed: {}",
+        run.output
+    );
+    outputs.push(run.output);
 
     // GitLab CI's job credentials, for the registry CI_REGISTRY names (and only for it).
     let host = registry.host();
-    let gitlab = [
-        ("CI_REGISTRY", host.as_str()),
-        ("CI_REGISTRY_USER", TOKEN_USER),
-        ("CI_REGISTRY_PASSWORD", TOKEN_PASSWORD),
-    ];
-    let (code, output, token_requests, _) = verify_with(&gitlab);
-    assert_eq!(code, 0, "{output}");
+    let run = verify_with(
+        &["tok/app"],
+        &[
+            ("CI_REGISTRY", host.as_str()),
+            ("CI_REGISTRY_USER", TOKEN_USER),
+            ("CI_REGISTRY_PASSWORD", TOKEN_PASSWORD),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert_eq!(run.tokens, ["GET /token repository:tok/app:pull basic 200"]);
+    outputs.push(run.output);
+    let run = verify_with(
+        &["tok/app"],
+        &[
+            ("CI_REGISTRY", "registry.gitlab.example"),
+            ("CI_REGISTRY_USER", TOKEN_USER),
+            ("CI_REGISTRY_PASSWORD", TOKEN_PASSWORD),
+        ],
+    );
     assert_eq!(
-        token_requests,
-        ["GET /token repository:tok/app:pull basic 200"]
+        run.code, 1,
+        "another registry's job credentials are not sent: {}",
+        run.output
     );
-    outputs.push(output);
-    let (code, output, _, _) = verify_with(&[
-        ("CI_REGISTRY", "registry.gitlab.example"),
-        ("CI_REGISTRY_USER", TOKEN_USER),
-        ("CI_REGISTRY_PASSWORD", TOKEN_PASSWORD),
-    ]);
+    outputs.push(run.output);
+
+    // A private repository anonymously: the token grants nothing and the registry refuses it;
+    // exit 1 naming how to give credentials.
+    let run = verify_with(&["tok/app"], &[]);
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert!(run.output.contains("unauthorized"), "{}", run.output);
+    assert!(
+        run.output.contains("TOLLGATE_REGISTRY_USERNAME"),
+        "{}",
+        run.output
+    );
     assert_eq!(
-        code, 1,
-        "another registry's job credentials are not sent: {output}"
+        run.tokens,
+        ["GET /token repository:tok/app:pull anonymous 200"]
     );
-    outputs.push(output);
+    outputs.push(run.output);
 
-    // Anonymous: the token server grants nothing, the registry refuses it; named, exit 1.
-    let (code, output, token_requests, _) = verify_with(&[]);
-    assert_eq!(code, 1, "{output}");
-    assert!(output.contains("unauthorized"), "{output}");
-    assert!(output.contains("TOLLGATE_REGISTRY_USERNAME"), "{output}");
-    assert!(
-        token_requests.iter().all(|r| r.contains(" anonymous 200")),
-        "{token_requests:?}"
+    // A wrong password: the token service refuses; the message names the source and the token
+    // service, never the password.
+    let run = verify_with(
+        &["tok/app"],
+        &[
+            ("TOLLGATE_REGISTRY_USERNAME", TOKEN_USER),
+            ("TOLLGATE_REGISTRY_PASSWORD", "wrong-token-password"),
+        ],
     );
-    outputs.push(output);
-
-    // A wrong password: the token server refuses; the message names the source, not the secret.
-    let (code, output, token_requests, _) = verify_with(&[
-        ("TOLLGATE_REGISTRY_USERNAME", TOKEN_USER),
-        ("TOLLGATE_REGISTRY_PASSWORD", "wrong-token-password"),
-    ]);
-    assert_eq!(code, 1, "{output}");
+    assert_eq!(run.code, 1, "{}", run.output);
     assert!(
-        output.contains("TOLLGATE_REGISTRY_USERNAME/_PASSWORD"),
-        "{output}"
+        run.output
+            .contains("authentication with TOLLGATE_REGISTRY_USERNAME/_PASSWORD failed"),
+        "{}",
+        run.output
+    );
+    assert!(run.output.contains("token service"), "{}", run.output);
+    assert_eq!(
+        run.tokens,
+        ["GET /token repository:tok/app:pull bad-credentials 401"]
     );
     assert!(
-        token_requests
-            .iter()
-            .any(|r| r.ends_with("bad-credentials 401")),
-        "{token_requests:?}"
+        !run.output.contains("wrong-token-password"),
+        "{}",
+        run.output
     );
-    assert!(!output.contains("wrong-token-password"), "{output}");
 
     for output in &outputs {
         assert!(

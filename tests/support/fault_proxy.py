@@ -25,19 +25,11 @@ tried in order for each request (PATH_RE is a Python regular expression searched
                                            that lies)
   after:PATH_RE:COMMAND                    forward the first matching request, then run the
                                            shell COMMAND (to completion) before answering it
-  bearer:USER:PASSWORD:STATIC              play a registry with token authentication: a
-                                           request needs `Authorization: Bearer T` with a T
-                                           that GET /token issued for its repository (or
-                                           STATIC, when not empty), else 401 with a Bearer
-                                           challenge naming /token; /token issues a token per
-                                           `scope=repository:R:pull`, requiring basic auth
-                                           USER:PASSWORD when USER is not empty. Logged as
-                                           `GET /token STATUS token for R (basic U|anonymous)`
 
 `after` makes "the tag moved after tollgate resolved it" race-free: the registry has answered
 the tag lookup, the re-push has finished, and only then does tollgate see the first answer.
 """
-import base64, hashlib, http.client, http.server, re, secrets, socketserver, subprocess, sys, threading, time, urllib.parse
+import hashlib, http.client, http.server, re, socketserver, subprocess, sys, threading, time
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-authorization", "proxy-authenticate"}
@@ -59,10 +51,6 @@ def main():
         elif kind == "stream":
             path_re, size, framing = rest.split(":")
             rules.append({"kind": "stream", "re": re.compile(path_re), "size": int(size), "framing": framing})
-        elif kind == "bearer":
-            user, password, static = rest.split(":")
-            rules.append({"kind": "bearer", "user": user, "password": password, "static": static,
-                          "issued": {}})
         elif kind == "after":
             path_re, command = rest.split(":", 1)
             rules.append({"kind": "after", "re": re.compile(path_re), "command": command, "done": False})
@@ -72,8 +60,6 @@ def main():
     def log(line, at=None):
         with lock, open(log_path, "a") as f:
             f.write(f"{time.monotonic() if at is None else at:.6f} {line}\n")
-
-    bearer = next((r for r in rules if r["kind"] == "bearer"), None)
 
     def manifest(size):
         head = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
@@ -104,69 +90,14 @@ def main():
                 self.close_connection = True
                 log(f"body {self.path} client closed after {sent} of {len(payload)} bytes")
 
-        def bearer_gate(self, rule):
-            """Plays token authentication; True when the request was answered here."""
-            path = urllib.parse.urlsplit(self.path)
-            if path.path == "/token":
-                query = urllib.parse.parse_qs(path.query)
-                scope = (query.get("scope") or [""])[0]
-                repo = scope.removeprefix("repository:").removesuffix(":pull")
-                given = self.headers.get("Authorization", "")
-                who = "anonymous"
-                if given.startswith("Basic "):
-                    who = "basic " + base64.b64decode(given[6:]).decode().split(":", 1)[0]
-                expected = "Basic " + base64.b64encode(f"{rule['user']}:{rule['password']}".encode()).decode()
-                if not scope.startswith("repository:") or (rule["user"] and given != expected):
-                    payload = b'{"details":"token refused by fault_proxy"}'
-                    log(f"GET /token 401 token for {repo} ({who})")
-                    self.send_response(401)
-                else:
-                    token = "tok-" + secrets.token_hex(8)
-                    with lock:
-                        rule["issued"][token] = repo
-                    payload = b'{"token":"%s"}' % token.encode()
-                    log(f"GET /token 200 token for {repo} ({who})")
-                    self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-                return True
-            match = re.match(r"/v2/(.+?)/(manifests|blobs|tags|referrers)/", path.path)
-            repo = match.group(1) if match else None
-            given = self.headers.get("Authorization", "")
-            token = given.removeprefix("Bearer ") if given.startswith("Bearer ") else None
-            with lock:
-                granted = token is not None and (
-                    (rule["static"] and token == rule["static"])
-                    or (repo is not None and rule["issued"].get(token) == repo))
-            if granted:
-                return False
-            port = self.server.server_address[1]
-            challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="fault-proxy"'
-            if repo:
-                challenge += f',scope="repository:{repo}:pull"'
-            payload = (b'{"errors":[{"code":"UNAUTHORIZED","message":"injected by fault_proxy"}]}'
-                       if self.command != "HEAD" else b"")
-            log(f"{self.command} {self.path} 401 injected-bearer")
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", challenge)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return True
-
         def handle_any(self):
             arrived = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            if bearer and self.bearer_gate(bearer):
-                return
             fault, after = None, None
             with lock:
                 for rule in rules:
-                    if rule["kind"] == "bearer" or not rule["re"].search(self.path):
+                    if not rule["re"].search(self.path):
                         continue
                     if rule["kind"] == "fail" and rule["count"] != 0:
                         if rule["count"] > 0:
@@ -215,9 +146,7 @@ def main():
                 self.wfile.write(payload)
                 return
             conn = http.client.HTTPConnection(upstream, timeout=60)
-            # The registry behind is open: a token meant for the played token auth stays here.
-            headers = {k: v for k, v in self.headers.items()
-                       if k.lower() not in HOP and not (bearer and k.lower() == "authorization")}
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
             conn.request(self.command, self.path, body=body if body else None, headers=headers)
             res = conn.getresponse()
             data = res.read()

@@ -21,6 +21,8 @@ pub struct Registry {
     /// The loopback port it listens on.
     pub port: u16,
     log: PathBuf,
+    /// Its access log (stdout): one Apache-style line per request, refused ones included.
+    access: PathBuf,
 }
 
 impl Drop for Registry {
@@ -57,6 +59,24 @@ impl Registry {
                     field("http.request.uri"),
                     field("http.response.status")
                 )
+            })
+            .collect()
+    }
+
+    /// Every request the registry received so far, 401 challenges included (which
+    /// [`Registry::requests`] does not list), as `METHOD URI STATUS` lines, from its access log.
+    pub fn access(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.access)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                // `… "GET /v2/ HTTP/1.1" 401 …`
+                let (_, rest) = l.split_once('"')?;
+                let (request, rest) = rest.split_once('"')?;
+                let mut words = request.split_whitespace();
+                let (method, uri) = (words.next()?, words.next()?);
+                let status = rest.split_whitespace().next()?;
+                Some(format!("{method} {uri} {status}"))
             })
             .collect()
     }
@@ -130,14 +150,20 @@ pub fn serve(dir: &Path, port: u16, config: &str, ready_status: &str) -> Registr
     let config_file = dir.join("registry.yml");
     std::fs::write(&config_file, config).unwrap();
     let log = dir.join("registry.log");
+    let access = dir.join("access.log");
     let child = Command::new("docker-registry")
         .arg("serve")
         .arg(&config_file)
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&access).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start docker-registry");
-    let registry = Registry { child, port, log };
+    let registry = Registry {
+        child,
+        port,
+        log,
+        access,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {

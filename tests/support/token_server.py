@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """A Docker registry token server for tests (the bearer-token flow of distribution's token auth).
 
-  token_server.py DIR PORT USER PASSWORD
+  token_server.py DIR PORT USER PASSWORD [PUBLIC_PREFIX]
 
 Serves `GET /token?service=…&scope=repository:NAME:ACTIONS` on 127.0.0.1:PORT as the
 distribution token authentication specification describes: HTTP basic credentials are checked
 against USER/PASSWORD (a wrong password is 401), an anonymous request gets a token that grants
-nothing (the registry then refuses it), and the answer is `{"token", "access_token",
+pull on repositories whose name starts with PUBLIC_PREFIX (public images, as on Docker Hub or
+ghcr.io) and nothing else (the registry then refuses it), and the answer is `{"token", "access_token",
 "expires_in", "issued_at"}` with a JWT signed ES256 whose header carries the signing
 certificate (`x5c`). DIR/token.pem is that self-signed certificate, written at start for the
 registry's `auth.token.rootcertbundle`, so the real registry checks every token it is given.
@@ -78,7 +79,7 @@ def jwt(key, cert, subject: str, access: list) -> str:
     return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 
-def main(directory: str, port: str, user: str, password: str) -> None:
+def main(directory: str, port: str, user: str, password: str, public: str = "") -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = certificate(key)
     with open(os.path.join(directory, "token.pem"), "wb") as f:
@@ -108,11 +109,13 @@ def main(directory: str, port: str, user: str, password: str) -> None:
                 status, body = 401, {"details": "invalid username or password"}
             else:
                 access = []
-                if auth == "basic":
-                    for scope in scopes:
-                        kind, _, rest = scope.partition(":")
-                        name, _, actions = rest.rpartition(":")
+                for scope in scopes:
+                    kind, _, rest = scope.partition(":")
+                    name, _, actions = rest.rpartition(":")
+                    if auth == "basic":
                         access.append({"type": kind, "name": name, "actions": actions.split(",")})
+                    elif public and name.startswith(public) and "pull" in actions.split(","):
+                        access.append({"type": kind, "name": name, "actions": ["pull"]})
                 token = jwt(key, cert, subject, access)
                 status = 200
                 body = {
