@@ -4,9 +4,8 @@
 //! `application/vnd.dev.sigstore.bundle.v0.3+json`) whose `subject` is the image. They are
 //! listed through the OCI 1.1 referrers API, by the digest resolved once; registries without it
 //! (Debian's distribution 2.8 among them) get the referrers tag schema instead: an image index
-//! at tag `sha256-<hex>` listing the referrers. oci-client falls back to the tag by itself but
-//! treats any failure there as "no referrers", so an empty answer is checked by reading the tag
-//! here, where a failure other than "not found" is an error. Each bundle is verified by [`crate::sigstore`] against the
+//! at tag `sha256-<hex>` listing the referrers, read when the API lists nothing (a registry
+//! may keep both), where a failure other than "not found" is an error. Each bundle is verified by [`crate::sigstore`] against the
 //! trusted root: a key-signed bundle by a key-store key, a keyless one by a key-store identity.
 //! An image signature is a DSSE in-toto statement of predicate type
 //! `https://sigstore.dev/cosign/sign/v1` naming the image digest as subject, or a message
@@ -78,7 +77,8 @@ pub async fn fetch_bundles(
     );
     let mut listed = registry
         .referrers(&subject, BUNDLE_MEDIA_TYPE, MAX_REFERRERS)
-        .await?;
+        .await?
+        .unwrap_or_default();
     if listed.is_empty() {
         let index_ref = Reference::with_tag(
             image.registry().to_owned(),

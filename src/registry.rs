@@ -302,24 +302,31 @@ impl Registry {
                 .digest()
                 .unwrap_or_else(|| reference.tag().unwrap_or("latest"))
         );
-        self.with_auth(reference, &what, || {
-            self.get_manifest(reference, &url, &what)
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        self.with_auth(reference, &what, || async {
+            let (body, digest_header) = self.get_bounded(reference, &url, &accept, &what).await?;
+            manifest_digest(&body, digest_header.as_deref(), reference.digest())
+                .map(|digest| (body, digest))
+                .map_err(|detail| {
+                    Failure::from(RegistryError::new(FailureKind::Malformed, &what, detail))
+                })
         })
         .await
     }
 
-    /// One manifest GET with what authentication decided for the repository.
-    async fn get_manifest(
+    /// One GET of a manifest-sized document (a manifest, or a referrers index) with what
+    /// authentication decided for the repository: its body, at most [`MAX_MANIFEST_BYTES`], and
+    /// its `Docker-Content-Digest` header.
+    async fn get_bounded(
         &self,
         reference: &Reference,
         url: &str,
+        accept: &str,
         what: &str,
-    ) -> Result<(Vec<u8>, String), Failure> {
+    ) -> Result<(Vec<u8>, Option<String>), Failure> {
         let oci = |e: OciDistributionError| Failure::from(classify(&e, what, reference));
         let http = self.http(what)?;
-        let request = http
-            .get(url)
-            .header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPES.join(", "));
+        let request = http.get(url).header(reqwest::header::ACCEPT, accept);
         let authorization = self.authorization(reference);
         let mut response = authorization
             .apply(request)
@@ -373,7 +380,7 @@ impl Registry {
                 FailureKind::Malformed,
                 what,
                 format!(
-                    "{detail}; no image or signature manifest is that large: check the reference and the registry"
+                    "{detail}; no image, signature or referrers manifest is that large: check the reference and the registry"
                 ),
             ))
         };
@@ -396,30 +403,66 @@ impl Registry {
             }
             Err(e) => return Err(oci(e.into())),
         };
-        let digest = manifest_digest(&body, digest_header.as_deref(), reference.digest()).map_err(
-            |detail| Failure::from(RegistryError::new(FailureKind::Malformed, what, detail)),
-        )?;
-        Ok((body, digest))
+        Ok((body, digest_header))
     }
 
     /// Lists the referrers of `image` (a digest reference) of `artifact_type`, as `(manifest
-    /// digest, artifact type)`, through the OCI 1.1 referrers API; on a registry without it
-    /// (a 404), oci-client reads the referrers tag schema instead. At most `limit` entries.
+    /// digest, artifact type)`, through the OCI 1.1 referrers API (`GET
+    /// /v2/<name>/referrers/<digest>?artifactType=…`, bounded like a manifest). `None` when the
+    /// registry has no referrers API (it answers 404; the caller reads the referrers tag schema
+    /// then). At most `limit` entries.
     pub async fn referrers(
         &self,
         image: &Reference,
         artifact_type: &str,
         limit: usize,
-    ) -> Result<Vec<(String, String)>, RegistryError> {
+    ) -> Result<Option<Vec<(String, String)>>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Index {
+            #[serde(default)]
+            manifests: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            digest: String,
+            #[serde(rename = "artifactType", default)]
+            artifact_type: String,
+        }
         let what = format!("referrers of {}", image.whole());
-        let index = self
-            .with_auth(image, &what, || async {
-                self.client
-                    .pull_referrers(image, Some(artifact_type))
-                    .await
-                    .map_err(|e| Failure::from(classify(&e, &what, image)))
+        let Some(digest) = image.digest() else {
+            return Err(RegistryError::new(
+                FailureKind::Malformed,
+                &what,
+                "referrers are listed for a digest, not a tag",
+            ));
+        };
+        let mut url = reqwest::Url::parse(&format!(
+            "{}://{}/v2/{}/referrers/{digest}",
+            self.scheme(),
+            image.resolve_registry(),
+            image.repository(),
+        ))
+        .map_err(|e| RegistryError::new(FailureKind::Malformed, &what, e.to_string()))?;
+        url.query_pairs_mut()
+            .append_pair("artifactType", artifact_type);
+        let accept = "application/vnd.oci.image.index.v1+json";
+        let body = match self
+            .with_auth(image, &what, || {
+                self.get_bounded(image, url.as_str(), accept, &what)
             })
-            .await?;
+            .await
+        {
+            Ok((body, _)) => body,
+            Err(e) if e.kind == FailureKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let index: Index = serde_json::from_slice(&body).map_err(|e| {
+            RegistryError::new(
+                FailureKind::Malformed,
+                &what,
+                format!("the referrers API answered something that is not an image index: {e}"),
+            )
+        })?;
         if index.manifests.len() > limit {
             return Err(RegistryError::new(
                 FailureKind::Malformed,
@@ -427,11 +470,15 @@ impl Registry {
                 format!("{} referrers; the limit is {limit}", index.manifests.len()),
             ));
         }
-        Ok(index
-            .manifests
-            .into_iter()
-            .map(|m| (m.digest, m.artifact_type.unwrap_or_default()))
-            .collect())
+        // A registry may ignore the filter (it then sends no OCI-Filters-Applied); the caller
+        // keeps only the wanted artifact type either way.
+        Ok(Some(
+            index
+                .manifests
+                .into_iter()
+                .map(|m| (m.digest, m.artifact_type))
+                .collect(),
+        ))
     }
 
     /// Fetches a blob by digest from `reference`'s repository, refusing more than

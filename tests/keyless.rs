@@ -537,6 +537,38 @@ fn cosign_v3_bundles_attached_as_referrers() {
             .any(|r| r.starts_with(&format!("GET /v2/v3/app/manifests/{tag} 200"))),
         "{requests:?}"
     );
+    // The OCI 1.1 referrers API, which no registry installable here has: fault_proxy adds it in
+    // front of the real registry (answered from the same index, as the distribution spec
+    // describes the endpoint). Listed by the API, the tag schema is not read.
+    let proxy = rig::Proxy::start(dir, &registry.registry.host(), &["referrers-api"]);
+    let through_proxy = format!("{}/v3/app:v1", proxy.host());
+    let mut args = vec!["verify", through_proxy.as_str(), "--allow-http-registry"];
+    args.extend_from_slice(&keyless);
+    let (code, stdout, stderr) = bin::run(dir, &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(IDENTITY), "{stdout}");
+    let requests = proxy.requests();
+    let listed = format!(
+        "/v2/v3/app/referrers/{digest}?artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson 200 injected-referrers 1"
+    );
+    assert!(
+        requests.iter().any(|r| r.ends_with(&listed)),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains(&format!("/manifests/{tag} "))),
+        "the tag schema was read although the API listed the bundle: {requests:?}"
+    );
+    // An image the API lists nothing for: the tag schema is still looked at (a registry may
+    // hold both), and nothing attached is exit 10.
+    let unsigned = format!("{}/v3/app:unsigned", proxy.host());
+    let mut args = vec!["verify", unsigned.as_str(), "--allow-http-registry"];
+    args.extend_from_slice(&keyless);
+    let (code, _, stderr) = bin::run(dir, &args);
+    assert_eq!(code, 10, "{stderr}");
+    drop(proxy);
     let wrong = [
         "--certificate-identity",
         "https://github.com/acme/other/.github/workflows/x.yml@refs/heads/main",

@@ -25,11 +25,17 @@ tried in order for each request (PATH_RE is a Python regular expression searched
                                            that lies)
   after:PATH_RE:COMMAND                    forward the first matching request, then run the
                                            shell COMMAND (to completion) before answering it
+  referrers-api                            add the OCI 1.1 referrers API that distribution 2.8
+                                           lacks: GET /v2/NAME/referrers/DIGEST[?artifactType=T]
+                                           is answered from the registry's referrers tag schema
+                                           index (tag sha256-HEX; none = an empty index),
+                                           filtered by T with OCI-Filters-Applied, as the
+                                           distribution spec describes the endpoint
 
 `after` makes "the tag moved after tollgate resolved it" race-free: the registry has answered
 the tag lookup, the re-push has finished, and only then does tollgate see the first answer.
 """
-import hashlib, http.client, http.server, re, socketserver, subprocess, sys, threading, time
+import hashlib, http.client, http.server, json, re, socketserver, subprocess, sys, threading, time, urllib.parse
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-authorization", "proxy-authenticate"}
@@ -40,7 +46,7 @@ def main():
     lock = threading.Lock()
     rules = []
     for spec in specs:
-        kind, rest = spec.split(":", 1)
+        kind, _, rest = spec.partition(":")
         if kind == "fail":
             parts = rest.split(":")
             rules.append({"kind": "fail", "re": re.compile(parts[0]), "status": int(parts[1]),
@@ -51,6 +57,8 @@ def main():
         elif kind == "stream":
             path_re, size, framing = rest.split(":")
             rules.append({"kind": "stream", "re": re.compile(path_re), "size": int(size), "framing": framing})
+        elif kind == "referrers-api":
+            rules.append({"kind": "referrers-api", "re": re.compile(r"^/v2/.+/referrers/")})
         elif kind == "after":
             path_re, command = rest.split(":", 1)
             rules.append({"kind": "after", "re": re.compile(path_re), "command": command, "done": False})
@@ -90,6 +98,34 @@ def main():
                 self.close_connection = True
                 log(f"body {self.path} client closed after {sent} of {len(payload)} bytes")
 
+        def answer_referrers(self, arrived):
+            """The referrers API from the tag schema index the registry keeps."""
+            path = urllib.parse.urlsplit(self.path)
+            name, _, digest = path.path.removeprefix("/v2/").partition("/referrers/")
+            wanted = urllib.parse.parse_qs(path.query).get("artifactType", [None])[0]
+            conn = http.client.HTTPConnection(upstream, timeout=60)
+            headers = {"Accept": "application/vnd.oci.image.index.v1+json"}
+            if self.headers.get("Authorization"):
+                headers["Authorization"] = self.headers["Authorization"]
+            conn.request("GET", f"/v2/{name}/manifests/{digest.replace(':', '-')}", headers=headers)
+            res = conn.getresponse()
+            data = res.read()
+            conn.close()
+            manifests = json.loads(data).get("manifests", []) if res.status == 200 else []
+            if wanted:
+                manifests = [m for m in manifests if m.get("artifactType") == wanted]
+            payload = json.dumps({"schemaVersion": 2,
+                                  "mediaType": "application/vnd.oci.image.index.v1+json",
+                                  "manifests": manifests}).encode()
+            log(f"{self.command} {self.path} 200 injected-referrers {len(manifests)}", arrived)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.index.v1+json")
+            if wanted:
+                self.send_header("OCI-Filters-Applied", "artifactType")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
         def handle_any(self):
             arrived = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
@@ -104,13 +140,16 @@ def main():
                             rule["count"] -= 1
                         fault = rule
                         break
-                    if rule["kind"] in ("huge", "stream"):
+                    if rule["kind"] in ("huge", "stream", "referrers-api"):
                         fault = rule
                         break
                     if rule["kind"] == "after" and not rule["done"]:
                         rule["done"] = True
                         after = rule
                         break
+            if fault and fault["kind"] == "referrers-api":
+                self.answer_referrers(arrived)
+                return
             if fault and fault["kind"] in ("huge", "stream"):
                 payload = manifest(fault["size"])
                 framing = fault.get("framing", "length")
