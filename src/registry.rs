@@ -1429,6 +1429,29 @@ mod tests {
     }
 
     #[test]
+    fn ci_job_tokens_go_to_their_own_registry_only() {
+        let github = env(&[("GITHUB_TOKEN", "ghs_secret"), ("GITHUB_ACTOR", "octocat")]);
+        let r = Registry::new(RegistryOptions::default(), &github);
+        let (auth, source) = r.credentials("ghcr.io", "test").unwrap();
+        assert!(matches!(&auth, RegistryAuth::Basic(u, p) if u == "octocat" && p == "ghs_secret"));
+        assert_eq!(source, "GITHUB_TOKEN");
+        let (auth, _) = r.credentials("registry.example", "test").unwrap();
+        assert!(
+            matches!(auth, RegistryAuth::Anonymous),
+            "not sent elsewhere"
+        );
+        // Explicit tollgate credentials win over the job token.
+        let both = env(&[
+            ("GITHUB_TOKEN", "ghs_secret"),
+            ("TOLLGATE_REGISTRY_TOKEN", "explicit"),
+        ]);
+        let (auth, _) = Registry::new(RegistryOptions::default(), &both)
+            .credentials("ghcr.io", "test")
+            .unwrap();
+        assert!(matches!(auth, RegistryAuth::Bearer(t) if t == "explicit"));
+    }
+
+    #[test]
     fn retry_after_is_delta_seconds_and_capped() {
         assert_eq!(retry_after("1"), Some(Duration::from_secs(1)));
         assert_eq!(retry_after(" 120 "), Some(Duration::from_secs(120)));
