@@ -554,19 +554,11 @@ pub fn tollgate_bounded(
 ) -> Option<(i32, String, String)> {
     let out = dir.join(format!("bounded-{}.out", free_port()));
     let err = dir.join(format!("bounded-{}.err", free_port()));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_remove("TOLLGATE_REGISTRY_USERNAME")
-        .env_remove("TOLLGATE_REGISTRY_PASSWORD")
-        .env_remove("TOLLGATE_REGISTRY_TOKEN")
-        .env("DOCKER_CONFIG", dir.join("no-docker-config"))
+    let mut child = tollgate_command(dir, args, envs)
         .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run tollgate");
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("run tollgate");
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -651,8 +643,9 @@ pub fn put_blob(host: &str, repo: &str, content: &[u8]) -> String {
     digest
 }
 
-/// [`tollgate`] with extra environment variables (set after the rig's defaults, so they win).
-pub fn tollgate_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+/// The tollgate command in `dir` without the caller's registry credentials (no tollgate
+/// variables, an empty Docker config), then `envs` on top.
+fn tollgate_command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     cmd.args(args)
         .current_dir(dir)
@@ -663,7 +656,14 @@ pub fn tollgate_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, 
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run tollgate");
+    cmd
+}
+
+/// [`tollgate`] with extra environment variables (set after the rig's defaults, so they win).
+pub fn tollgate_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let out = tollgate_command(dir, args, envs)
+        .output()
+        .expect("run tollgate");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
