@@ -1,34 +1,31 @@
 //! Registry access for verification: credentials, limits and classified errors.
 //!
-//! Blobs and referrers go through `oci-client`. Manifests are fetched by this module's own GET
-//! (on the same `reqwest`), because `oci-client` reads a whole manifest into memory before
-//! anyone can look at its size and keeps the response headers to itself: here a manifest is
-//! refused from its `Content-Length` before any byte is read, the streamed body is cut off as
-//! soon as it passes [`MAX_MANIFEST_BYTES`] (so a missing or lying length cannot make tollgate
-//! hold more), and a 429 or 503 answer's `Retry-After` is honoured, capped.
+//! Every request is this module's own GET on `reqwest` (`oci-client` supplies the reference
+//! parser and the error types): `oci-client`'s pulls read a manifest whole before anyone can
+//! look at its size and keep the response headers to itself. Here a manifest, referrers index
+//! or blob is refused from its `Content-Length` before any byte is read, a streamed body is cut
+//! off as soon as it passes its limit ([`MAX_MANIFEST_BYTES`], [`MAX_BLOB_BYTES`]), so a missing
+//! or lying length cannot make tollgate hold more, content is checked against its digest, and
+//! a 429 or 503 answer's `Retry-After` is honoured, capped.
 //!
 //! Every failure is a [`RegistryError`] with a [`FailureKind`] (not found, unauthorized,
 //! network, malformed, server), the thing that was being fetched and how to fix it; nothing is
 //! swallowed or logged away. Requests are made anonymously first and authenticate only when the
 //! registry answers 401 (or once per repository up front when credentials are configured), so
-//! an open registry costs no extra round trip. Authentication is the registry token protocol
-//! as `oci-client` does it: the registry's challenge (from the 401, or a `GET /v2/` probe)
-//! decides between a bearer token from its token service, HTTP basic credentials, or nothing.
-//! What it decided is remembered per repository for this module's manifest GETs and handed to
-//! `oci-client`'s token cache for its blob and referrers requests. 429 and 5xx answers are
-//! retried a bounded number of times with back-off. Credentials come from the [`Environment`]
-//! snapshot, never from the process environment, and are never printed. Docker credential
-//! helpers (`credHelpers`, `credsStore`) are run once per registry, with a time and output
-//! limit.
+//! an open registry costs no extra round trip. Authentication is the registry token protocol:
+//! the registry's challenge (from the 401, or a `GET /v2/` probe) decides between a bearer
+//! token from its token service, HTTP basic credentials, or nothing, and what it decided is
+//! remembered per repository. 429 and 5xx answers are retried a bounded number of times with
+//! back-off. Credentials come from the [`Environment`] snapshot, never from the process
+//! environment, and are never printed. Docker credential helpers (`credHelpers`,
+//! `credsStore`) are run once per registry, with a time and output limit.
 
 use crate::context::Environment;
 use base64::Engine as _;
-use futures_util::StreamExt as _;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::Reference;
 use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
-use oci_client::token_cache::{RegistryToken, RegistryTokenType};
-use oci_client::{Client, Reference, RegistryOperation};
+use oci_client::token_cache::RegistryToken;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -51,6 +48,29 @@ pub const MANIFEST_MEDIA_TYPES: &[&str] = &[
 /// The longest wait a `Retry-After` header can ask for (less when the request timeout is
 /// shorter): a hostile or confused registry must not be able to stall a CI run.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(10);
+/// What a bounded GET fetches: its name in messages, its size limit, and what to say when a
+/// registry sends more.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    noun: &'static str,
+    bytes: usize,
+    hint: &'static str,
+}
+
+/// Manifests, and the referrers API's index.
+const MANIFEST: Limit = Limit {
+    noun: "manifest",
+    bytes: MAX_MANIFEST_BYTES,
+    hint: "no image, signature or referrers manifest is that large: check the reference and the registry",
+};
+
+/// Signature, attestation and bundle layers.
+const BLOB: Limit = Limit {
+    noun: "blob",
+    bytes: MAX_BLOB_BYTES,
+    hint: "no signature or attestation layer is that large: check the registry",
+};
+
 /// How much of an error answer or a token answer is read (an OCI error envelope or a token is
 /// a few KiB; a registry must not make tollgate hold more for them).
 const SMALL_BODY_LIMIT: usize = 64 * 1024;
@@ -205,9 +225,7 @@ pub fn parse_reference(text: &str) -> Result<Reference, RegistryError> {
 
 /// A registry client for one run. Cheap to share; tokens are cached per repository.
 pub struct Registry {
-    client: Client,
-    /// The HTTP client of this module's own requests (manifests, the `/v2/` probe, tokens),
-    /// configured like `oci-client`'s; an error when it could not be built.
+    /// The HTTP client of every request; an error when it could not be built.
     http: Result<reqwest::Client, String>,
     options: RegistryOptions,
     env: Environment,
@@ -245,20 +263,8 @@ impl Registry {
         #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
         let user_agent = concat!("tollgate/", env!("CARGO_PKG_VERSION"));
-        let config = ClientConfig {
-            protocol: if options.allow_http {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            read_timeout: Some(options.timeout),
-            connect_timeout: Some(options.timeout),
-            platform_resolver: None,
-            user_agent,
-            ..ClientConfig::default()
-        };
-        // The same settings oci-client gives its reqwest client for this config (its TLS roots,
-        // redirect policy and proxy handling are reqwest's defaults, so they match too).
+        // reqwest's defaults for TLS roots, proxies and redirects (at most 10; a redirect to
+        // another host, as registries do for blobs in object storage, drops `Authorization`).
         let http = reqwest::Client::builder()
             .read_timeout(options.timeout)
             .connect_timeout(options.timeout)
@@ -266,7 +272,6 @@ impl Registry {
             .build()
             .map_err(|e| e.to_string());
         Registry {
-            client: Client::new(config),
             http,
             options,
             env: env.clone(),
@@ -304,29 +309,40 @@ impl Registry {
         );
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
         self.with_auth(reference, &what, || async {
-            let (body, digest_header) = self.get_bounded(reference, &url, &accept, &what).await?;
-            manifest_digest(&body, digest_header.as_deref(), reference.digest())
-                .map(|digest| (body, digest))
-                .map_err(|detail| {
-                    Failure::from(RegistryError::new(FailureKind::Malformed, &what, detail))
-                })
+            let (body, digest_header) = self
+                .get_bounded(reference, &url, Some(&accept), &what, MANIFEST)
+                .await?;
+            content_digest(
+                &body,
+                digest_header.as_deref(),
+                reference.digest(),
+                "manifest",
+            )
+            .map(|digest| (body, digest))
+            .map_err(|detail| {
+                Failure::from(RegistryError::new(FailureKind::Malformed, &what, detail))
+            })
         })
         .await
     }
 
-    /// One GET of a manifest-sized document (a manifest, or a referrers index) with what
-    /// authentication decided for the repository: its body, at most [`MAX_MANIFEST_BYTES`], and
-    /// its `Docker-Content-Digest` header.
+    /// One GET with what authentication decided for the repository: the body, at most
+    /// `limit.bytes` (refused from its `Content-Length`, or cut off while streaming), and the
+    /// `Docker-Content-Digest` header.
     async fn get_bounded(
         &self,
         reference: &Reference,
         url: &str,
-        accept: &str,
+        accept: Option<&str>,
         what: &str,
+        limit: Limit,
     ) -> Result<(Vec<u8>, Option<String>), Failure> {
         let oci = |e: OciDistributionError| Failure::from(classify(&e, what, reference));
         let http = self.http(what)?;
-        let request = http.get(url).header(reqwest::header::ACCEPT, accept);
+        let mut request = http.get(url);
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
         let authorization = self.authorization(reference);
         let mut response = authorization
             .apply(request)
@@ -375,30 +391,29 @@ impl Registry {
             },
             None => None,
         };
+        let Limit { noun, bytes, hint } = limit;
         let too_large = |detail: String| {
             Failure::from(RegistryError::new(
                 FailureKind::Malformed,
                 what,
-                format!(
-                    "{detail}; no image, signature or referrers manifest is that large: check the reference and the registry"
-                ),
+                format!("{detail}; {hint}"),
             ))
         };
         if let Some(length) = response.content_length()
-            && length > MAX_MANIFEST_BYTES as u64
+            && length > bytes as u64
         {
             // Refused from the announced length: not a byte of the body is read.
             return Err(too_large(format!(
-                "the manifest is {length} bytes; the limit is {MAX_MANIFEST_BYTES} bytes (refused from its Content-Length, before reading it)"
+                "the {noun} is {length} bytes; the limit is {bytes} bytes (refused from its Content-Length, before reading it)"
             )));
         }
-        let body = match read_limited(&mut response, MAX_MANIFEST_BYTES).await {
-            Ok(Body::Complete(bytes)) => bytes,
+        let body = match read_limited(&mut response, bytes).await {
+            Ok(Body::Complete(body)) => body,
             Ok(Body::TooLarge(read)) => {
                 // Only a body without a Content-Length gets here: with one, the check above
                 // or the HTTP framing (never more than announced) has already decided.
                 return Err(too_large(format!(
-                    "the manifest is larger than the limit of {MAX_MANIFEST_BYTES} bytes (it came without a Content-Length; reading stopped after {read} bytes)"
+                    "the {noun} is larger than the limit of {bytes} bytes (it came without a Content-Length; reading stopped after {read} bytes)"
                 )));
             }
             Err(e) => return Err(oci(e.into())),
@@ -448,7 +463,7 @@ impl Registry {
         let accept = "application/vnd.oci.image.index.v1+json";
         let body = match self
             .with_auth(image, &what, || {
-                self.get_bounded(image, url.as_str(), accept, &what)
+                self.get_bounded(image, url.as_str(), Some(accept), &what, MANIFEST)
             })
             .await
         {
@@ -503,25 +518,18 @@ impl Registry {
                 ),
             ));
         }
-        let fetch = || async {
-            let sized = self.client.pull_blob_stream(reference, digest).await?;
-            let mut stream = sized.stream;
-            let mut out = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                if out.len() + chunk.len() > MAX_BLOB_BYTES {
-                    return Err(OciDistributionError::SpecViolationError(format!(
-                        "blob larger than the limit of {MAX_BLOB_BYTES} bytes"
-                    )));
-                }
-                out.extend_from_slice(&chunk);
-            }
-            Ok(out)
-        };
+        let url = format!(
+            "{}://{}/v2/{}/blobs/{digest}",
+            self.scheme(),
+            reference.resolve_registry(),
+            reference.repository(),
+        );
         self.with_auth(reference, &what, || async {
-            fetch()
-                .await
-                .map_err(|e| Failure::from(classify(&e, &what, reference)))
+            let (body, _) = self.get_bounded(reference, &url, None, &what, BLOB).await?;
+            content_digest(&body, None, Some(digest), "blob").map_err(|detail| {
+                Failure::from(RegistryError::new(FailureKind::Malformed, &what, detail))
+            })?;
+            Ok(body)
         })
         .await
     }
@@ -633,24 +641,6 @@ impl Registry {
                 ));
             }
         };
-        let token = match &found {
-            Authorization::Anonymous => None,
-            Authorization::Basic(user, password) => {
-                Some(RegistryTokenType::Basic(user.clone(), password.clone()))
-            }
-            Authorization::Bearer(token) => Some(RegistryTokenType::Bearer(RegistryToken::Token {
-                token: token.clone(),
-            })),
-        };
-        if let Some(token) = token {
-            self.client
-                .store_auth_if_needed(reference.resolve_registry(), auth)
-                .await;
-            self.client
-                .tokens
-                .insert(reference, RegistryOperation::Pull, token)
-                .await;
-        }
         if let Ok(mut map) = self.authorizations.lock() {
             map.insert(scope_of(reference), found);
         }
@@ -949,10 +939,11 @@ fn status_error(
 /// digest when it has one, and against the `Docker-Content-Digest` header when present (which
 /// is then the digest returned, being the registry's canonical one); sha256 of the bytes
 /// otherwise. A mismatch is an error message.
-fn manifest_digest(
+fn content_digest(
     body: &[u8],
     header: Option<&str>,
     reference: Option<&str>,
+    noun: &str,
 ) -> Result<String, String> {
     use sha2::Digest as _;
     let check = |claimed: &str, whose: &str| -> Result<String, String> {
@@ -971,7 +962,7 @@ fn manifest_digest(
         };
         if actual != hex {
             return Err(format!(
-                "the manifest's content has the digest {algorithm}:{actual}, not {claimed} as {whose} says; the registry (or something between it and tollgate) serves content that does not match its digest"
+                "the {noun}'s content has the digest {algorithm}:{actual}, not {claimed} as {whose} says; the registry (or something between it and tollgate) serves content that does not match its digest"
             ));
         }
         Ok(claimed.to_owned())
@@ -1506,28 +1497,34 @@ mod tests {
         let body = br#"{"schemaVersion":2}"#;
         let good = format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)));
         let other = format!("sha256:{}", "0".repeat(64));
-        assert_eq!(manifest_digest(body, None, None).unwrap(), good);
-        assert_eq!(manifest_digest(body, Some(&good), None).unwrap(), good);
-        assert_eq!(manifest_digest(body, None, Some(&good)).unwrap(), good);
+        assert_eq!(content_digest(body, None, None, "manifest").unwrap(), good);
         assert_eq!(
-            manifest_digest(body, Some(&good), Some(&good)).unwrap(),
+            content_digest(body, Some(&good), None, "manifest").unwrap(),
+            good
+        );
+        assert_eq!(
+            content_digest(body, None, Some(&good), "manifest").unwrap(),
+            good
+        );
+        assert_eq!(
+            content_digest(body, Some(&good), Some(&good), "manifest").unwrap(),
             good
         );
         let sha512 = format!("sha512:{}", hex::encode(sha2::Sha512::digest(body)));
         assert_eq!(
-            manifest_digest(body, Some(&sha512), Some(&good)).unwrap(),
+            content_digest(body, Some(&sha512), Some(&good), "manifest").unwrap(),
             sha512
         );
-        let e = manifest_digest(body, Some(&other), None).unwrap_err();
+        let e = content_digest(body, Some(&other), None, "manifest").unwrap_err();
         assert!(
             e.contains("Docker-Content-Digest") && e.contains(&good),
             "{e}"
         );
-        let e = manifest_digest(body, Some(&good), Some(&other)).unwrap_err();
+        let e = content_digest(body, Some(&good), Some(&other), "manifest").unwrap_err();
         assert!(e.contains("the reference") && e.contains(&other), "{e}");
-        let e = manifest_digest(body, Some("md5:abc"), None).unwrap_err();
+        let e = content_digest(body, Some("md5:abc"), None, "manifest").unwrap_err();
         assert!(e.contains("md5"), "{e}");
-        let e = manifest_digest(body, Some("nonsense"), None).unwrap_err();
+        let e = content_digest(body, Some("nonsense"), None, "manifest").unwrap_err();
         assert!(e.contains("not a digest"), "{e}");
     }
 

@@ -576,6 +576,24 @@ fn registry_faults_through_a_proxy() {
     assert_retries_waited(&proxy, "/manifests/v1 ", 1.0);
     drop(proxy);
 
+    // The same for the signature blob, which tollgate also fetches itself.
+    let proxy = Proxy::start(&dir, &rig.registry.host(), &["fail:/blobs/:429:1:1"]);
+    let ((code, _, stderr), _) = verify_via(&proxy);
+    assert_eq!(code, 0, "{stderr}");
+    let blob_requests: Vec<String> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/blobs/"))
+        .collect();
+    assert_eq!(blob_requests.len(), 2, "{blob_requests:?}");
+    assert!(
+        blob_requests[0].ends_with(" 429 injected"),
+        "{blob_requests:?}"
+    );
+    assert!(blob_requests[1].ends_with(" 200"), "{blob_requests:?}");
+    assert_retries_waited(&proxy, "/blobs/", 1.0);
+    drop(proxy);
+
     // A hostile `Retry-After: 100000`, forever: capped at 10 s, so the bounded retries (three
     // attempts) end the run on their own, with the 429 named. The waits show the header was
     // read (at least the cap each); the 5-minute kill is a hang guard for the cap, not a speed
