@@ -234,6 +234,9 @@ pub struct Registry {
     authenticated: Mutex<HashSet<String>>,
     /// What authentication decided per `registry/repository`, for the manifest GETs.
     authorizations: Mutex<HashMap<String, Authorization>>,
+    /// The `WWW-Authenticate` challenge per registry (`None`: it asked for nothing), so that
+    /// the `GET /v2/` probe is made once per registry and run, not once per repository.
+    challenges: Mutex<HashMap<String, Option<String>>>,
     /// Credentials per registry, so a credential helper runs once per registry and run.
     credentials: Mutex<HashMap<String, (RegistryAuth, String)>>,
 }
@@ -278,6 +281,7 @@ impl Registry {
             requests: AtomicUsize::new(0),
             authenticated: Mutex::new(HashSet::new()),
             authorizations: Mutex::new(HashMap::new()),
+            challenges: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
         }
     }
@@ -666,10 +670,18 @@ impl Registry {
             .http
             .as_ref()
             .map_err(|e| OciDistributionError::GenericError(Some(e.clone())))?;
-        let challenge = match challenge {
-            Some(challenge) => Some(challenge),
+        let registry = reference.resolve_registry();
+        let known = || {
+            self.challenges
+                .lock()
+                .ok()
+                .and_then(|map| map.get(registry).cloned())
+        };
+        // Realm and service are the registry's, whichever repository's answer named them.
+        let challenge = match challenge.map(Some).or_else(known) {
+            Some(challenge) => challenge,
             None => {
-                let url = format!("{}://{}/v2/", self.scheme(), reference.resolve_registry());
+                let url = format!("{}://{registry}/v2/", self.scheme());
                 let response = http.get(&url).send().await?;
                 response
                     .headers()
@@ -677,6 +689,9 @@ impl Registry {
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             }
         };
+        if let Ok(mut map) = self.challenges.lock() {
+            map.insert(registry.to_owned(), challenge.clone());
+        }
         let Some(challenge) = challenge else {
             return Ok(Authorization::Anonymous);
         };

@@ -121,7 +121,7 @@ fn bearer_tokens_are_fetched_once_and_reused() {
     let public = public.to_str().unwrap();
     let creds = format!("{TOKEN_USER}:{TOKEN_PASSWORD}");
     let mut digests = std::collections::HashMap::new();
-    for repo in ["tok/app", "public/app", "public/other"] {
+    for repo in ["tok/app", "tok/other", "public/app", "public/other"] {
         let tag = format!("{repo}:v1");
         let digest = rig.push(&tag, repo);
         rig.sign(&tag, &[(&key, &digest, &[])]);
@@ -177,6 +177,23 @@ fn bearer_tokens_are_fetched_once_and_reused() {
     assert_eq!(run.registry[0], "GET /v2/ 401", "{:?}", run.registry);
     verified("tok/app", &run.registry[1..]);
     outputs.push(run.output);
+    // Two private repositories: a token each, but the registry's challenge is learnt once.
+    let run = verify_with(&["tok/app", "tok/other"], &user_env);
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert_eq!(
+        run.tokens,
+        [
+            "GET /token repository:tok/app:pull basic 200",
+            "GET /token repository:tok/other:pull basic 200"
+        ]
+    );
+    let probes = run
+        .registry
+        .iter()
+        .filter(|r| r.starts_with("GET /v2/ "))
+        .count();
+    assert_eq!(probes, 1, "{:?}", run.registry);
+    assert_eq!(run.registry.len(), 7, "{:?}", run.registry);
 
     // A public image, anonymously (as on Docker Hub or ghcr.io): the manifest GET's 401 names
     // the token service (no `/v2/` probe), one anonymous token, then the token every time.
