@@ -1051,3 +1051,56 @@ fn signatures_cross_checked_with_the_sigstore_crate() {
         "{stderr}"
     );
 }
+
+#[test]
+fn multi_platform_images_are_verified_by_their_index_digest() {
+    if prerequisites().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let rig = Rig::start(&dir);
+    let (key, public) = rig.keygen("trusted");
+    let public = public.to_str().unwrap();
+    // As `docker buildx` pushes them: an image index of two platform images; cosign signs the
+    // index digest the tag resolves to.
+    let index = rig.push_multi("rig/multi:v1", "multi", "amd64,arm64");
+    rig.sign("rig/multi:v1", &[(&key, &index, &[])]);
+    let raw = run(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/rig/multi:v1", rig.registry.host()),
+    ]));
+    let listed: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        listed["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{listed}"
+    );
+    let platform = listed["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (code, _, stderr) = verify(&rig, "rig/multi:v1", &["--key", public]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&format!("Digest: {index}")), "{stderr}");
+    // check records the index digest, signed.
+    let (code, stdout, stderr) = check_image(
+        &dir,
+        "multi",
+        &rig.image("rig/multi:v1"),
+        public,
+        &["--print-input"],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let input: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(input["images"]["api"]["digest"], index.as_str(), "{input}");
+    assert_eq!(input["images"]["api"]["signed"], true, "{input}");
+    // One platform's manifest by digest carries no signature of its own (as with cosign, the
+    // signature is the index's): no signatures, not a pass.
+    let (code, _, stderr) = verify(&rig, &format!("rig/multi@{platform}"), &["--key", public]);
+    assert_eq!(code, 10, "{stderr}");
+    assert!(stderr.contains(&platform), "{stderr}");
+}

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Writes a deterministic single-layer OCI image layout: make_oci_layout.py DIR TAG CONTENT.
+"""Writes a deterministic single-layer OCI image layout: make_oci_layout.py DIR TAG CONTENT [ARCHS].
 
 Test support for tests/registry.rs: fixed mtime and gzip header, so the digest depends only on
-CONTENT. Standard library only.
+CONTENT. With ARCHS (comma-separated, e.g. amd64,arm64) TAG names a multi-platform image: an
+OCI image index of one such image per architecture (CONTENT plus the architecture), as
+`docker buildx` pushes them. Prints the digest TAG names. Standard library only.
 """
 import gzip, hashlib, io, json, os, sys, tarfile
 
@@ -14,7 +16,8 @@ def blob(root, data):
         f.write(data)
     return "sha256:" + digest, len(data)
 
-def main(out, tag, content):
+def image(out, content, arch):
+    """One single-layer image in the layout; returns its manifest descriptor."""
     tar_bytes = io.BytesIO()
     with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         data = content.encode()
@@ -27,7 +30,7 @@ def main(out, tag, content):
         g.write(raw)
     layer_digest, layer_size = blob(out, gz.getvalue())
     config = json.dumps({
-        "architecture": "amd64", "os": "linux",
+        "architecture": arch, "os": "linux",
         "config": {}, "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
     }, sort_keys=True).encode()
     config_digest, config_size = blob(out, config)
@@ -37,13 +40,25 @@ def main(out, tag, content):
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer_size}],
     }, sort_keys=True).encode()
     manifest_digest, manifest_size = blob(out, manifest)
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+            "size": manifest_size, "platform": {"architecture": arch, "os": "linux"}}
+
+def main(out, tag, content, archs=None):
+    if archs:
+        manifests = [image(out, f"{content} {arch}", arch) for arch in archs.split(",")]
+        index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                            "manifests": manifests}, sort_keys=True).encode()
+        digest, size = blob(out, index)
+        top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": size}
+    else:
+        top = image(out, content, "amd64")
+        del top["platform"]
     with open(os.path.join(out, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
     with open(os.path.join(out, "index.json"), "w") as f:
-        json.dump({"schemaVersion": 2, "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
-            "size": manifest_size, "annotations": {"org.opencontainers.image.ref.name": tag}}]}, f)
-    print(manifest_digest)
+        json.dump({"schemaVersion": 2, "manifests": [
+            {**top, "annotations": {"org.opencontainers.image.ref.name": tag}}]}, f)
+    print(top["digest"])
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

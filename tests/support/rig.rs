@@ -250,6 +250,37 @@ impl Rig {
             .to_owned()
     }
 
+    /// Builds a multi-platform image (an OCI image index of one image per architecture in
+    /// `archs`, e.g. `amd64,arm64`) and pushes all of it with `skopeo copy --all`; returns the
+    /// index digest, which is what cosign signs for a tag.
+    pub fn push_multi(&self, repo_tag: &str, content: &str, archs: &str) -> String {
+        let layout = self
+            .dir
+            .join(format!("layout-{}", repo_tag.replace(['/', ':'], "_")));
+        run(Command::new(python())
+            .arg(support("make_oci_layout.py"))
+            .arg(&layout)
+            .arg("latest")
+            .arg(content)
+            .arg(archs));
+        let digestfile = layout.join("pushed-digest");
+        run(Command::new("skopeo")
+            .args([
+                "copy",
+                "--quiet",
+                "--all",
+                "--dest-tls-verify=false",
+                "--digestfile",
+            ])
+            .arg(&digestfile)
+            .arg(format!("oci:{}:latest", layout.display()))
+            .arg(format!("docker://{}/{repo_tag}", self.registry.host())));
+        std::fs::read_to_string(digestfile)
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
     /// Attaches cosign signatures to `repo_tag`, one layer per `(key, payload digest, annotations)`,
     /// written by the Python signer and uploaded by skopeo's sigstore-attachment writer.
     pub fn sign(&self, repo_tag: &str, signatures: &[(&Path, &str, &[&str])]) {
@@ -303,14 +334,27 @@ impl Rig {
             free_port()
         ));
         let source = format!("docker://{}/{repo_tag}", self.registry.host());
+        // `index-only`: a multi-platform image keeps its index (the signed digest); a single
+        // image is copied as it is.
         run(Command::new("skopeo")
-            .args(["copy", "--quiet", "--src-tls-verify=false", &source])
+            .args([
+                "copy",
+                "--quiet",
+                "--multi-arch=index-only",
+                "--src-tls-verify=false",
+                &source,
+            ])
             .arg(format!("dir:{}", staging.display())));
         write(&staging);
         run(Command::new("skopeo")
             .arg("--registries.d")
             .arg(&self.regd)
-            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .args([
+                "copy",
+                "--quiet",
+                "--multi-arch=index-only",
+                "--dest-tls-verify=false",
+            ])
             .arg(format!("dir:{}", staging.display()))
             .arg(&source));
     }
