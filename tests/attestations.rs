@@ -174,12 +174,18 @@ fn cosign_attestations_from_a_real_registry() {
     // Present, SLSA provenance v1 (Statement v1): passes, also with the builder allow-list.
     let m = manifest("v1", "rig/v1", &[V1]);
     let before = rig.registry.requests().len();
+    let before_all = rig.registry.access().len();
     let (code, stdout, stderr) = check(&m, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     // The attestation costs two requests: the `.att` manifest by digest tag and its one layer.
     let extra = att_requests(before);
     assert_eq!(extra.len(), 3, "{extra:?}"); // plus the `.sig` layer blob
     assert_eq!(extra.iter().filter(|r| r.contains(".att")).count(), 1);
+    // In all, from the registry's access log: tag, `.sig` manifest and blob, `.att` manifest
+    // and blob.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let all = rig.registry.access()[before_all..].to_vec();
+    assert_eq!(all.len(), 5, "{all:?}");
     let (code, stdout, stderr) = check(&m, &["-d", &builders]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let f = facts(&m, &[]);
@@ -201,8 +207,13 @@ fn cosign_attestations_from_a_real_registry() {
     // Absent: no `.att` at all is no attestation (not an error), and the rule denies.
     let m = manifest("none", "rig/none", &[V1]);
     let before = rig.registry.requests().len();
+    let before_all = rig.registry.access().len();
     let (code, stdout, stderr) = check(&m, &[]);
     assert_eq!(code, 1, "{stdout}{stderr}");
+    // Tag, `.sig` manifest and blob, and the `.att` manifest's 404.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let all = rig.registry.access()[before_all..].to_vec();
+    assert_eq!(all.len(), 4, "{all:?}");
     assert!(stdout.contains("image-attestation-missing"), "{stdout}");
     assert!(
         stdout.contains(&format!(
