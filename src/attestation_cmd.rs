@@ -1,5 +1,5 @@
-//! `tollgate verify-attestation`: the binary side of a drop-in for `cosign verify-attestation
-//! --key`. The verification is the library's ([`tollgate::attestation`]); this module prints
+//! `tollgate verify-attestation`: the binary side of a drop-in for `cosign verify-attestation`
+//! (keys and keyless identities). The verification is the library's ([`tollgate::attestation`]); this module prints
 //! cosign's output (one verified DSSE envelope per stdout line, the checks on stderr) and returns
 //! cosign's exit codes, as `tollgate verify` does.
 

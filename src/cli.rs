@@ -24,9 +24,10 @@ pub enum Command {
     /// (exit 0 verified, 10 no signatures, 11 image not found, 12 no matching signature,
     /// 1 other error).
     Verify(Box<VerifyArgs>),
-    /// Verify cosign attestations (`sha256-<hex>.att`) of images against trusted keys, like
-    /// `cosign verify-attestation --key` (exit 0 verified, 10 no attestations, 11 image not
-    /// found, 12 no matching attestation, 1 other error).
+    /// Verify cosign attestations (`sha256-<hex>.att`, and v3 bundles with --trusted-root) of
+    /// images against trusted keys or keyless identities, like `cosign verify-attestation`
+    /// (exit 0 verified, 10 no attestations, 11 image not found, 12 no matching attestation,
+    /// 1 other error).
     VerifyAttestation(Box<VerifyAttestationArgs>),
     /// Print the manifest's JSON Schema (for editors and validators).
     Schema,
