@@ -791,13 +791,7 @@ pub fn verify(
     args: &VerifyArgs,
     env: &Environment,
 ) -> Result<(Vec<VerifyResult>, usize), VerifySetupError> {
-    let trust = Trust {
-        keys: &args.keys,
-        keystore: args.keystore.as_deref(),
-        keyless: &args.keyless,
-        allow_http_registry: args.allow_http_registry,
-    };
-    let verifier = trust.verifier(env)?;
+    let verifier = trusted_verifier(&args.trust, env)?;
     let results = args
         .images
         .iter()
@@ -809,55 +803,34 @@ pub fn verify(
     Ok((results, verifier.operations()))
 }
 
-/// The verifier of `tollgate verify-attestation`: the same keys, keyless identities, trusted
-/// root and registry options as `tollgate verify`.
-pub fn attestation_verifier(
-    args: &crate::cli::VerifyAttestationArgs,
+/// The verifier `verify` and `verify-attestation` build from their flags: the key store (or
+/// `--key`s), the `--certificate-*` identity and `--trusted-root`; no trusted key or identity at
+/// all is [`VerifySetupError::NoKeys`].
+pub fn trusted_verifier(
+    trust: &crate::cli::TrustArgs,
     env: &Environment,
 ) -> Result<CosignVerifier, VerifySetupError> {
-    Trust {
-        keys: &args.keys,
-        keystore: args.keystore.as_deref(),
-        keyless: &args.keyless,
-        allow_http_registry: args.allow_http_registry,
+    let identity = flag_identity(&trust.keyless).map_err(VerifySetupError::Sigstore)?;
+    let store = trusted_keys(trust.keystore.as_deref(), &trust.keys, env)
+        .map_err(VerifySetupError::Keys)?
+        .or_else(|| identity.is_some().then(KeyStore::default))
+        .filter(|s| {
+            identity.is_some()
+                || !s.image_signer_keys().is_empty()
+                || !s.image_signer_identities().is_empty()
+        })
+        .ok_or(VerifySetupError::NoKeys)?;
+    let options = RegistryOptions {
+        allow_http: trust.allow_http_registry,
+        ..RegistryOptions::default()
+    };
+    let root = load_trusted_root(trust.keyless.trusted_root.as_deref())
+        .map_err(VerifySetupError::Sigstore)?;
+    let mut verifier = CosignVerifier::new(&store, options, env)
+        .map_err(VerifySetupError::Runtime)?
+        .with_trusted_root(root, trust.keyless.insecure_ignore_tlog);
+    if let Some(expected) = identity {
+        verifier = verifier.with_identity("certificate-identity", expected);
     }
-    .verifier(env)
-}
-
-/// What `verify` and `verify-attestation` trust, from their flags.
-struct Trust<'a> {
-    keys: &'a [String],
-    keystore: Option<&'a std::path::Path>,
-    keyless: &'a crate::cli::KeylessArgs,
-    allow_http_registry: bool,
-}
-
-impl Trust<'_> {
-    /// The key store (or `--key`s), the `--certificate-*` identity and `--trusted-root` as one
-    /// verifier; no trusted key or identity at all is [`VerifySetupError::NoKeys`].
-    fn verifier(&self, env: &Environment) -> Result<CosignVerifier, VerifySetupError> {
-        let identity = flag_identity(self.keyless).map_err(VerifySetupError::Sigstore)?;
-        let store = trusted_keys(self.keystore, self.keys, env)
-            .map_err(VerifySetupError::Keys)?
-            .or_else(|| identity.is_some().then(KeyStore::default))
-            .filter(|s| {
-                identity.is_some()
-                    || !s.image_signer_keys().is_empty()
-                    || !s.image_signer_identities().is_empty()
-            })
-            .ok_or(VerifySetupError::NoKeys)?;
-        let options = RegistryOptions {
-            allow_http: self.allow_http_registry,
-            ..RegistryOptions::default()
-        };
-        let root = load_trusted_root(self.keyless.trusted_root.as_deref())
-            .map_err(VerifySetupError::Sigstore)?;
-        let mut verifier = CosignVerifier::new(&store, options, env)
-            .map_err(VerifySetupError::Runtime)?
-            .with_trusted_root(root, self.keyless.insecure_ignore_tlog);
-        if let Some(expected) = identity {
-            verifier = verifier.with_identity("certificate-identity", expected);
-        }
-        Ok(verifier)
-    }
+    Ok(verifier)
 }

@@ -16,7 +16,7 @@ pub fn verify_attestation(args: &VerifyAttestationArgs) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let env = Environment::from_process_for(&cwd, None);
     let mut err = std::io::stderr();
-    let verifier = match tollgate::app::attestation_verifier(args, &env) {
+    let verifier = match tollgate::app::trusted_verifier(&args.trust, &env) {
         Ok(v) => v,
         Err(e) => return super::setup_failed(&mut err, e),
     };

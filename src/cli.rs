@@ -309,26 +309,13 @@ pub struct VerifyArgs {
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
 
-    /// A trusted public key (PEM file or env://VAR) (repeatable).
-    #[arg(long = "key", value_name = "KEY")]
-    pub keys: Vec<String>,
-
-    /// A key store whose image-signer keys are trusted (default ./tollgate-keystore.yaml when
-    /// present and no --key is given).
-    #[arg(long, value_name = "FILE")]
-    pub keystore: Option<PathBuf>,
+    /// What is trusted and how registries are reached.
+    #[command(flatten)]
+    pub trust: TrustArgs,
 
     /// An annotation the signed payload must carry, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     pub annotations: Vec<(String, String)>,
-
-    /// The keyless identity and Sigstore trust root flags.
-    #[command(flatten)]
-    pub keyless: KeylessArgs,
-
-    /// Allow plain-HTTP registries (loopback tests, lab registries).
-    #[arg(long)]
-    pub allow_http_registry: bool,
 
     /// Output: json (cosign's payload array) or text (one payload per line).
     #[arg(short, long, value_enum, default_value_t = VerifyFormat::Json)]
@@ -342,6 +329,20 @@ pub struct VerifyAttestationArgs {
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
 
+    /// What is trusted and how registries are reached.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
+    /// The predicate type: a URI or one of cosign's aliases (custom, slsaprovenance,
+    /// slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex).
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+}
+
+/// What `verify` and `verify-attestation` trust (keys, a key store, a keyless identity and a
+/// Sigstore trust root) and how they reach registries.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
     /// A trusted public key (PEM file or env://VAR) (repeatable).
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
@@ -350,11 +351,6 @@ pub struct VerifyAttestationArgs {
     /// present and no --key is given).
     #[arg(long, value_name = "FILE")]
     pub keystore: Option<PathBuf>,
-
-    /// The predicate type: a URI or one of cosign's aliases (custom, slsaprovenance,
-    /// slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex).
-    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
-    pub predicate_type: String,
 
     /// The keyless identity and Sigstore trust root flags.
     #[command(flatten)]
@@ -365,7 +361,7 @@ pub struct VerifyAttestationArgs {
     pub allow_http_registry: bool,
 }
 
-/// cosign's keyless flags, shared by `verify` and `verify-attestation`.
+/// cosign's keyless flags, shared by `verify`, `verify-attestation` and `verify-bundle`.
 #[derive(Debug, Args)]
 pub struct KeylessArgs {
     /// Keyless: the certificate identity (SAN) a keyless signature must carry.

@@ -183,7 +183,7 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
                 10,
                 format!(
                     "Error: no signatures found for {reference} ({digest}){}",
-                    if args.keyless.trusted_root.is_none() {
+                    if args.trust.keyless.trusted_root.is_none() {
                         "; cosign v3 bundles attached as OCI referrers are checked only with --trusted-root"
                     } else {
                         ""
