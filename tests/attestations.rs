@@ -124,22 +124,7 @@ fn cosign_attestations_from_a_real_registry() {
     )
     .unwrap();
     let builders = builders.to_str().unwrap().to_owned();
-    let check = |m: &str, extra: &[&str]| {
-        let mut args = vec![
-            "check",
-            "-m",
-            m,
-            "--platform",
-            "local",
-            "--allow-http-registry",
-            "-o",
-            "json",
-            "--key",
-            trusted.as_str(),
-        ];
-        args.extend_from_slice(extra);
-        tollgate(&dir, &args)
-    };
+    let check = |m: &str, extra: &[&str]| check_json(&dir, m, &[trusted.as_str()], extra, &[]);
     let facts = |m: &str, extra: &[&str]| -> Value {
         let mut args = vec!["--print-input"];
         args.extend_from_slice(extra);

@@ -419,6 +419,18 @@ fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (private, public)
 }
 
+/// cosign's keyless flags for the rig's identity and issuer, against `root`.
+fn keyless_flags(root: &str) -> [&str; 6] {
+    [
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        root,
+    ]
+}
+
 /// `tollgate verify IMAGE --allow-http-registry EXTRA...` against the rig's registry.
 fn verify_image(registry: &rig::Rig, image: &str, extra: &[&str]) -> (i32, String, String) {
     let image = registry.image(image);
@@ -517,14 +529,7 @@ fn cosign_v3_bundles_attached_as_referrers() {
     registry.push("v3/app:unsigned", "v3 unsigned");
 
     let verify = |image: &str, extra: &[&str]| verify_image(&registry, image, extra);
-    let keyless = [
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        ISSUER,
-        "--trusted-root",
-        root_s,
-    ];
+    let keyless = keyless_flags(root_s);
     let (code, stdout, stderr) = verify("v3/app:v1", &keyless);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(IDENTITY), "{stdout}");
@@ -711,14 +716,7 @@ fn keyless_cosign_v2_signatures_in_sig_layers() {
     registry.sign_keyless("v2/app:rogue", &rogue, &rogue_digest, IDENTITY);
 
     let verify = |image: &str, extra: &[&str]| verify_image(&registry, image, extra);
-    let keyless = [
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        ISSUER,
-        "--trusted-root",
-        root_s,
-    ];
+    let keyless = keyless_flags(root_s);
     let (code, stdout, stderr) = verify("v2/app:v1", &keyless);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(&digest), "{stdout}");
@@ -847,14 +845,7 @@ fn keyless_cosign_v2_attestations_in_att_layers() {
         &[format!("keyless={ca_s},predicate=slsa1,subject={digest}")],
     );
 
-    let keyless = [
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        ISSUER,
-        "--trusted-root",
-        root_s,
-    ];
+    let keyless = keyless_flags(root_s);
     let with = |extra: &[&'static str]| -> Vec<&str> {
         let mut args = vec!["--type", "slsaprovenance1"];
         args.extend_from_slice(&keyless);

@@ -131,35 +131,8 @@ fn cosign_signatures_from_a_real_registry() {
     assert!(stderr.contains("network"), "{stderr}");
 
     // `check`: the facts reach input.images and the builtin rule judges them.
-    let manifest = |name: &str, image: &str| {
-        let path = dir.join(format!("{name}.yaml"));
-        std::fs::write(
-            &path,
-            format!(
-                "apiVersion: tollgate.dev/v1\nkind: Manifest\nmetadata: {{name: app, owner: team}}\nimages:\n  - name: api\n    ref: {}\n",
-                rig.image(image)
-            ),
-        )
-        .unwrap();
-        path.to_str().unwrap().to_owned()
-    };
-    let check = |m: &str, keys: &[&str], extra: &[&str]| {
-        let mut args = vec![
-            "check",
-            "-m",
-            m,
-            "--platform",
-            "local",
-            "--allow-http-registry",
-            "-o",
-            "json",
-        ];
-        for k in keys {
-            args.extend(["--key", k]);
-        }
-        args.extend_from_slice(extra);
-        tollgate(&dir, &args)
-    };
+    let manifest = |name: &str, image: &str| image_manifest(&dir, name, &rig.image(image));
+    let check = |m: &str, keys: &[&str], extra: &[&str]| check_json(&dir, m, keys, extra, &[]);
     let signed = manifest("signed", "rig/app:v1");
     let (code, stdout, stderr) = check(&signed, &[trusted], &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -219,21 +192,13 @@ fn check_image(
     extra: &[&str],
     envs: &[(&str, &str)],
 ) -> (i32, String, String) {
-    let manifest = image_manifest(dir, name, image_ref);
-    let mut args = vec![
-        "check",
-        "-m",
-        manifest.as_str(),
-        "--platform",
-        "local",
-        "--allow-http-registry",
-        "-o",
-        "json",
-        "--key",
-        key,
-    ];
-    args.extend_from_slice(extra);
-    tollgate_with(dir, &args, envs)
+    check_json(
+        dir,
+        &image_manifest(dir, name, image_ref),
+        &[key],
+        extra,
+        envs,
+    )
 }
 
 fn have_htpasswd() -> bool {
@@ -498,11 +463,7 @@ fn registry_faults_through_a_proxy() {
     let proxy = Proxy::start(&dir, &rig.registry.host(), &["fail:/manifests/v1$:500:1"]);
     let ((code, _, stderr), _) = verify_via(&proxy);
     assert_eq!(code, 0, "{stderr}");
-    let tag_requests: Vec<String> = proxy
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains("/manifests/v1 "))
-        .collect();
+    let tag_requests = proxy.requests_containing("/manifests/v1 ");
     assert_eq!(
         tag_requests,
         vec![
@@ -520,11 +481,7 @@ fn registry_faults_through_a_proxy() {
     assert!(stderr.contains("HTTP 500"), "{stderr}");
     assert!(stderr.contains(&proxy.host()), "{stderr}");
     assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
-    let attempts = proxy
-        .requests()
-        .iter()
-        .filter(|r| r.contains("/manifests/v1 500"))
-        .count();
+    let attempts = proxy.requests_containing("/manifests/v1 500").len();
     assert_eq!(attempts, 3, "{:?}", proxy.requests());
     let (code, stdout, stderr) = check_image(&dir, "down500", &through(&proxy), public, &[], &[]);
     assert_eq!(code, 2, "{stdout}{stderr}");
@@ -541,11 +498,7 @@ fn registry_faults_through_a_proxy() {
     let ((code, _, stderr), elapsed) = verify_via(&proxy);
     assert_eq!(code, 0, "{stderr}");
     assert!(elapsed.as_secs() < 10, "took {elapsed:?}");
-    let sig_requests: Vec<String> = proxy
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains(".sig "))
-        .collect();
+    let sig_requests = proxy.requests_containing(".sig ");
     assert_eq!(sig_requests.len(), 3, "{sig_requests:?}");
     assert!(
         sig_requests[0].ends_with("429 injected"),
@@ -561,11 +514,7 @@ fn registry_faults_through_a_proxy() {
     let proxy = Proxy::start(&dir, &rig.registry.host(), &["fail:/manifests/v1$:503:1:1"]);
     let ((code, _, stderr), _) = verify_via(&proxy);
     assert_eq!(code, 0, "{stderr}");
-    let tag_requests: Vec<String> = proxy
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains("/manifests/v1 "))
-        .collect();
+    let tag_requests = proxy.requests_containing("/manifests/v1 ");
     assert_eq!(
         tag_requests,
         vec![
@@ -580,11 +529,7 @@ fn registry_faults_through_a_proxy() {
     let proxy = Proxy::start(&dir, &rig.registry.host(), &["fail:/blobs/:429:1:1"]);
     let ((code, _, stderr), _) = verify_via(&proxy);
     assert_eq!(code, 0, "{stderr}");
-    let blob_requests: Vec<String> = proxy
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains("/blobs/"))
-        .collect();
+    let blob_requests = proxy.requests_containing("/blobs/");
     assert_eq!(blob_requests.len(), 2, "{blob_requests:?}");
     assert!(
         blob_requests[0].ends_with(" 429 injected"),
@@ -619,11 +564,7 @@ fn registry_faults_through_a_proxy() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("server"), "{stderr}");
     assert!(stderr.contains("HTTP 429"), "{stderr}");
-    let attempts = proxy
-        .requests()
-        .iter()
-        .filter(|r| r.contains("/manifests/v1 429"))
-        .count();
+    let attempts = proxy.requests_containing("/manifests/v1 429").len();
     assert_eq!(attempts, 3, "{:?}", proxy.requests());
     assert_retries_waited(&proxy, "/manifests/v1 ", 9.9);
 }

@@ -12,7 +12,7 @@ mod rig;
 use rig::*;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const TOKEN_USER: &str = "token-user";
 const TOKEN_PASSWORD: &str = "t0ken-Pa55-do-not-print";
@@ -21,16 +21,9 @@ const PUBLIC: &str = "public/";
 
 /// The token server process; stopped on drop.
 struct TokenServer {
-    child: Child,
+    _process: Running,
     port: u16,
     log: PathBuf,
-}
-
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl TokenServer {
@@ -52,7 +45,7 @@ impl TokenServer {
             .unwrap();
         assert_eq!(line.trim(), "ready", "token_server.py said {line:?}");
         TokenServer {
-            child,
+            _process: Running(child),
             port,
             log: dir.join("token.log"),
         }
@@ -223,22 +216,7 @@ fn bearer_tokens_are_fetched_once_and_reused() {
         "token-check",
         &format!("{}/tok/app:v1", registry.host()),
     );
-    let (code, stdout, stderr) = tollgate_with(
-        &dir,
-        &[
-            "check",
-            "--platform",
-            "local",
-            "-m",
-            &manifest,
-            "--key",
-            public,
-            "--allow-http-registry",
-            "-o",
-            "json",
-        ],
-        &user_env,
-    );
+    let (code, stdout, stderr) = check_json(&dir, &manifest, &[public], &[], &user_env);
     assert_eq!(code, 0, "{stdout}{stderr}");
     outputs.push(stdout + &stderr);
 

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Registry {
-    child: Child,
+    _process: Running,
     /// The loopback port it listens on.
     pub port: u16,
     log: PathBuf,
@@ -25,10 +25,13 @@ pub struct Registry {
     access: PathBuf,
 }
 
-impl Drop for Registry {
+/// A server process the tests started, stopped when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -159,7 +162,7 @@ pub fn serve(dir: &Path, port: u16, config: &str, ready_status: &str) -> Registr
         .spawn()
         .expect("start docker-registry");
     let registry = Registry {
-        child,
+        _process: Running(child),
         port,
         log,
         access,
@@ -376,20 +379,7 @@ impl Rig {
 }
 
 pub fn tollgate(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("TOLLGATE_REGISTRY_USERNAME")
-        .env_remove("TOLLGATE_REGISTRY_PASSWORD")
-        .env_remove("TOLLGATE_REGISTRY_TOKEN")
-        .env("DOCKER_CONFIG", dir.join("no-docker-config"))
-        .output()
-        .expect("run tollgate");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    tollgate_with(dir, args, &[])
 }
 
 pub fn verify(rig: &Rig, image: &str, extra: &[&str]) -> (i32, String, String) {
@@ -502,17 +492,10 @@ impl Rig {
 
 /// The fault-injecting proxy of tests/support/fault_proxy.py in front of a registry.
 pub struct Proxy {
-    child: Child,
+    _process: Running,
     /// The loopback port it listens on.
     pub port: u16,
     log: PathBuf,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Proxy {
@@ -537,7 +520,11 @@ impl Proxy {
             .strip_prefix("PORT ")
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("fault_proxy.py said {line:?}"));
-        Proxy { child, port, log }
+        Proxy {
+            _process: Running(child),
+            port,
+            log,
+        }
     }
 
     pub fn host(&self) -> String {
@@ -547,6 +534,14 @@ impl Proxy {
     /// The requests it has answered, as `METHOD PATH STATUS[ injected]` lines.
     pub fn requests(&self) -> Vec<String> {
         self.timed_requests().into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The requests whose line contains `needle`.
+    pub fn requests_containing(&self, needle: &str) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.contains(needle))
+            .collect()
     }
 
     /// The requests with the proxy's monotonic clock (seconds) when each arrived.
@@ -713,6 +708,32 @@ pub fn tollgate_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, 
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `tollgate check -m MANIFEST --platform local --allow-http-registry -o json` trusting `keys`
+/// (one `--key` each), with `extra` flags and extra environment.
+pub fn check_json(
+    dir: &Path,
+    manifest: &str,
+    keys: &[&str],
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut args = vec![
+        "check",
+        "-m",
+        manifest,
+        "--platform",
+        "local",
+        "--allow-http-registry",
+        "-o",
+        "json",
+    ];
+    for key in keys {
+        args.extend(["--key", key]);
+    }
+    args.extend_from_slice(extra);
+    tollgate_with(dir, &args, envs)
 }
 
 /// A `tollgate check` manifest in `dir` with one image `api` = `image_ref`; returns its path.
