@@ -392,15 +392,28 @@ pub async fn fetch_all(
     digest: &str,
     policy: Policy<'_>,
 ) -> Result<Attestations, RegistryError> {
+    let bundles = match policy.trusted_root {
+        Some(_) => crate::referrers::fetch_bundles(registry, image, digest).await?,
+        None => Vec::new(),
+    };
+    fetch_with_bundles(registry, image, digest, policy, &bundles).await
+}
+
+/// [`fetch_all`] with the referrer bundles already fetched (`check` has them from verifying
+/// the signatures, and does not fetch them twice).
+pub async fn fetch_with_bundles(
+    registry: &Registry,
+    image: &Reference,
+    digest: &str,
+    policy: Policy<'_>,
+    bundles: &[(String, Vec<u8>)],
+) -> Result<Attestations, RegistryError> {
     let mut found = fetch_attestations(registry, image, digest, policy).await?;
-    if policy.trusted_root.is_some() {
-        let bundles = crate::referrers::fetch_bundles(registry, image, digest).await?;
-        let more = crate::referrers::check_bundle_attestations(&bundles, digest, policy);
-        // Signature bundles are among the referrers too; only attestations count as attached.
-        found.attached |= !more.verified.is_empty() || !more.problems.is_empty();
-        found.verified.extend(more.verified);
-        found.problems.extend(more.problems);
-    }
+    let more = crate::referrers::check_bundle_attestations(bundles, digest, policy);
+    // Signature bundles are among the referrers too; only attestations count as attached.
+    found.attached |= !more.verified.is_empty() || !more.problems.is_empty();
+    found.verified.extend(more.verified);
+    found.problems.extend(more.problems);
     Ok(found)
 }
 

@@ -538,6 +538,18 @@ fn check_payload(
 /// Resolves `reference` to a digest once, fetches its `.sig` manifest and layers by that
 /// digest, and verifies them.
 pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'_>) -> Outcome {
+    verify_image_keeping_bundles(registry, reference, policy, &mut Vec::new()).await
+}
+
+/// [`verify_image`], leaving the Sigstore bundles it fetched in `bundles` (none without a
+/// trusted root), so that `check` reads the attestation bundles among them without fetching
+/// the referrers again.
+async fn verify_image_keeping_bundles(
+    registry: &Registry,
+    reference: &str,
+    policy: Policy<'_>,
+    bundles: &mut Vec<(String, Vec<u8>)>,
+) -> Outcome {
     let parsed = match parse_reference(reference) {
         Ok(r) => r,
         Err(e) => return Outcome::Failed(e),
@@ -550,14 +562,13 @@ pub async fn verify_image(registry: &Registry, reference: &str, policy: Policy<'
     // cosign v3 bundles (OCI referrers) and legacy `.sig` layers are both signatures. Bundles
     // can only verify against a trusted root, so without one they are not fetched (the legacy
     // path keeps its request count; "no signatures" then says how to check bundles).
-    let bundles = match policy.trusted_root {
-        None => Vec::new(),
-        Some(_) => match crate::referrers::fetch_bundles(registry, &parsed, &digest).await {
-            Ok(b) => b,
+    if policy.trusted_root.is_some() {
+        match crate::referrers::fetch_bundles(registry, &parsed, &digest).await {
+            Ok(fetched) => *bundles = fetched,
             Err(e) => return Outcome::Failed(e),
-        },
-    };
-    let (mut signatures, mut reasons) = crate::referrers::check_bundles(&bundles, &digest, policy);
+        }
+    }
+    let (mut signatures, mut reasons) = crate::referrers::check_bundles(bundles, &digest, policy);
     let (sig_ref, layers) = match attached_layers(registry, &parsed, &digest, "sig").await {
         Ok(Some(found)) => found,
         Ok(None) => (parsed.clone(), Vec::new()),
@@ -701,22 +712,6 @@ impl CosignVerifier {
         self
     }
 
-    /// Fetches and verifies the attestations of `digest` (already resolved from `reference`; the
-    /// tag is not resolved again): `.att` layers, and v3 bundles with a trusted root.
-    pub fn attestations(
-        &self,
-        reference: &str,
-        digest: &str,
-    ) -> Result<crate::attestation::Attestations, RegistryError> {
-        let parsed = parse_reference(reference)?;
-        self.runtime.block_on(crate::attestation::fetch_all(
-            &self.registry,
-            &parsed,
-            digest,
-            self.policy(&[]),
-        ))
-    }
-
     /// Verifies one reference (blocking).
     pub fn verify_reference(&self, reference: &str, annotations: &[(String, String)]) -> Outcome {
         self.runtime.block_on(verify_image(
@@ -787,7 +782,41 @@ pub fn keyless_expectation(
 impl ImageVerifier for CosignVerifier {
     fn verify(&self, image: &Image) -> ImageFacts {
         let mut facts = ImageFacts::unverified(image, "");
-        match self.verify_reference(&image.reference, &[]) {
+        let wanted = self.attestations_for_all || !image.attestations.is_empty();
+        let policy = self.policy(&[]);
+        // One pass: the signatures, then (when wanted) the attestations of the digest they
+        // resolved, reusing the referrer bundles the signature check fetched.
+        let (outcome, attestations) = self.runtime.block_on(async {
+            let mut bundles = Vec::new();
+            let outcome = verify_image_keeping_bundles(
+                &self.registry,
+                &image.reference,
+                policy,
+                &mut bundles,
+            )
+            .await;
+            let digest = match &outcome {
+                Outcome::Verified { digest, .. }
+                | Outcome::NoSignatures { digest }
+                | Outcome::NoMatching { digest, .. } => Some(digest.clone()),
+                Outcome::NotFound(_) | Outcome::Failed(_) => None,
+            };
+            let attestations = match (wanted, digest, parse_reference(&image.reference)) {
+                (true, Some(digest), Ok(parsed)) => Some(
+                    crate::attestation::fetch_with_bundles(
+                        &self.registry,
+                        &parsed,
+                        &digest,
+                        policy,
+                        &bundles,
+                    )
+                    .await,
+                ),
+                _ => None,
+            };
+            (outcome, attestations)
+        });
+        match outcome {
             Outcome::Verified {
                 digest, signers, ..
             } => {
@@ -814,9 +843,8 @@ impl ImageVerifier for CosignVerifier {
                 facts.error = Some(format!("registry {}: {e}", e.kind.as_str()));
             }
         }
-        let wanted = self.attestations_for_all || !image.attestations.is_empty();
-        if let (true, true, Some(digest)) = (wanted, facts.verified, facts.digest.clone()) {
-            match self.attestations(&image.reference, &digest) {
+        if let Some(found) = attestations {
+            match found {
                 Ok(found) => {
                     facts.attestations = found.verified.iter().map(|a| a.fact()).collect();
                     facts.attestation_problems = found.problems;

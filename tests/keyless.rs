@@ -649,7 +649,23 @@ fn cosign_v3_bundles_attached_as_referrers() {
         "https://spdx.dev/Document",
     ]);
     attach(&registry, "v3/app", &digest, &rogue_bundle);
+    let before = registry.registry.requests().len();
     let f = facts("v3/app:v1", &["--trusted-root", root_s]);
+    // Signatures and attestations come from one fetch of the referrers: the index and each
+    // bundle blob are read once.
+    let requests = registry.registry.requests()[before..].to_vec();
+    let index_reads = requests
+        .iter()
+        .filter(|r| r.contains(&format!("/manifests/{tag} ")))
+        .count();
+    assert_eq!(index_reads, 1, "{requests:?}");
+    let blobs: Vec<&String> = requests.iter().filter(|r| r.contains("/blobs/")).collect();
+    let distinct: std::collections::BTreeSet<&&String> = blobs.iter().collect();
+    assert_eq!(
+        blobs.len(),
+        distinct.len(),
+        "a blob read twice: {requests:?}"
+    );
     assert_eq!(
         f["signers"],
         serde_json::json!(["ci"]),
