@@ -232,7 +232,7 @@ pub struct Registry {
     requests: AtomicUsize,
     /// `registry/repository` pairs already authenticated with configured credentials.
     authenticated: Mutex<HashSet<String>>,
-    /// What authentication decided per `registry/repository`, for the manifest GETs.
+    /// What authentication decided per `registry/repository`, sent with every later GET there.
     authorizations: Mutex<HashMap<String, Authorization>>,
     /// The `WWW-Authenticate` challenge per registry (`None`: it asked for nothing), so that
     /// the `GET /v2/` probe is made once per registry and run, not once per repository.
@@ -610,9 +610,8 @@ impl Registry {
         }
     }
 
-    /// Finds out what `reference`'s repository wants (see [`Registry::authorization_for`]),
-    /// remembers it for the manifest GETs and hands it to oci-client's token cache, as its own
-    /// `auth` would have stored it, for the blob and referrers requests.
+    /// Finds out what `reference`'s repository wants (see [`Registry::authorization_for`]) and
+    /// remembers it for every later request to the repository.
     async fn authenticate(
         &self,
         reference: &Reference,
@@ -950,7 +949,8 @@ fn status_error(
     classified
 }
 
-/// The digest of a manifest answer, checked as oci-client checks it: against the reference's
+/// The digest of a manifest or blob answer (`noun` in messages), checked as oci-client checks a
+/// manifest: against the reference's
 /// digest when it has one, and against the `Docker-Content-Digest` header when present (which
 /// is then the digest returned, being the registry's canonical one); sha256 of the bytes
 /// otherwise. A mismatch is an error message.
